@@ -1,0 +1,606 @@
+"""Register maps: what a device model's registers mean. Pure data and pure functions, no I/O.
+
+A :class:`RegisterMap` describes one device *model* (loaded from ``connectors/maps/<model>.yaml``);
+the site binds device *instances* to maps. The register count of a point follows from its ``type``
+through :data:`REGISTER_COUNT`; nobody writes ``count``. Addresses are 0-based, as on the wire.
+
+Notes
+-----
+Numeric points: ``value = raw * scale * 10**sf + offset`` where ``sf`` is the int16 value of the
+point's ``scale_factor`` register (SunSpec ``*_SF``), or 0 without one. A raw register pattern
+equal to ``not_implemented`` (compared as the unsigned words in high-word-first order, e.g.
+``0x8000`` for int16, ``0x80000000`` for int32) or a float NaN means "no value"
+(:func:`decode` returns ``None``). Bytes inside a register are big-endian unless the map says
+``byte_order: little``; ``word_order: little`` puts the low word first ("CDAB").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    ValidationError,
+    model_validator,
+)
+
+from connectors.errors import DecodeError, WriteRejected
+from energiemodell.errors import Problem, SiteError
+
+MAPS_DIR = Path(__file__).parent / "maps"
+
+Value = float | int | bool
+"""A decoded engineering value: bool for coils, int for bitfields and unscaled integers."""
+
+
+class Table(StrEnum):
+    """The four Modbus data tables."""
+
+    HOLDING = "holding"
+    INPUT = "input"
+    COIL = "coil"
+    DISCRETE = "discrete"
+
+    @property
+    def is_bits(self) -> bool:
+        """Whether the table holds single bits (coils, discrete inputs)."""
+        return self in (Table.COIL, Table.DISCRETE)
+
+
+class DataType(StrEnum):
+    """Point value types."""
+
+    BOOL = "bool"
+    INT16 = "int16"
+    UINT16 = "uint16"
+    INT32 = "int32"
+    UINT32 = "uint32"
+    FLOAT32 = "float32"
+    INT64 = "int64"
+    UINT64 = "uint64"
+    FLOAT64 = "float64"
+    BITFIELD16 = "bitfield16"
+    BITFIELD32 = "bitfield32"
+
+
+REGISTER_COUNT: dict[DataType, int] = {
+    DataType.BOOL: 1,
+    DataType.INT16: 1,
+    DataType.UINT16: 1,
+    DataType.BITFIELD16: 1,
+    DataType.INT32: 2,
+    DataType.UINT32: 2,
+    DataType.FLOAT32: 2,
+    DataType.BITFIELD32: 2,
+    DataType.INT64: 4,
+    DataType.UINT64: 4,
+    DataType.FLOAT64: 4,
+}
+"""Registers (or bits, for ``bool``) a point of each type occupies."""
+
+_STRUCT: dict[DataType, str] = {
+    DataType.INT16: ">h",
+    DataType.UINT16: ">H",
+    DataType.BITFIELD16: ">H",
+    DataType.INT32: ">i",
+    DataType.UINT32: ">I",
+    DataType.BITFIELD32: ">I",
+    DataType.FLOAT32: ">f",
+    DataType.INT64: ">q",
+    DataType.UINT64: ">Q",
+    DataType.FLOAT64: ">d",
+}
+_FLOATS = frozenset({DataType.FLOAT32, DataType.FLOAT64})
+_BITFIELDS = frozenset({DataType.BITFIELD16, DataType.BITFIELD32})
+
+
+class Order(StrEnum):
+    """Word or byte order: ``big`` puts the most significant part first."""
+
+    BIG = "big"
+    LITTLE = "little"
+
+
+class Access(StrEnum):
+    """Whether a point may be written."""
+
+    READ = "read"
+    READ_WRITE = "read_write"
+
+
+class Role(StrEnum):
+    """What a point does in the safety handshake with the device."""
+
+    HEARTBEAT = "heartbeat"
+    REMOTE_ENABLE = "remote_enable"
+    LOCAL_STATE = "local_state"
+    ALARM = "alarm"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Model):
+    """A closed range in engineering units, with a snapping tolerance for solver noise."""
+
+    min: float = Field(description="Lowest allowed value")
+    max: float = Field(description="Highest allowed value")
+    tolerance: NonNegativeFloat = Field(
+        default=1e-6, description="A value this close outside a limit is snapped to the limit"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limits:
+        if not (math.isfinite(self.min) and math.isfinite(self.max)) or self.min > self.max:
+            msg = f"min {self.min} must be finite and not above max {self.max}"
+            raise ValueError(msg)
+        return self
+
+
+class Point(_Model):
+    """One value of a device model: where it lives, how to decode it, whether it may be written."""
+
+    table: Table = Field(description="holding, input, coil or discrete")
+    address: Annotated[int, Field(ge=0, le=65535)] = Field(description="0-based wire address")
+    type: DataType | None = Field(
+        default=None, description="Value type; default bool for coil/discrete, else uint16"
+    )
+    word_order: Order | None = Field(default=None, description="Overrides the map's word order")
+    byte_order: Order | None = Field(default=None, description="Overrides the map's byte order")
+    scale: float = Field(default=1.0, description="value = raw * scale * 10**sf + offset")
+    offset: float = Field(default=0.0, description="Added after scaling")
+    scale_factor: str | None = Field(
+        default=None, description="Name of an int16 point holding a power-of-ten exponent"
+    )
+    not_implemented: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Raw unsigned pattern meaning 'no value' (e.g. 0x8000)"
+    )
+    unit: str = Field(default="", description="Engineering unit of the value")
+    description: str = ""
+    access: Access = Access.READ
+    limits: Limits | None = Field(default=None, description="Allowed written values")
+    expected: Limits | None = Field(
+        default=None, description="Plausible range of read values (commissioning check)"
+    )
+    safe_value: float | None = Field(
+        default=None, description="Value the commissioning check writes (default: current)"
+    )
+    persistent: bool = Field(default=False, description="EEPROM-backed: written only on change")
+    revert_s: PositiveFloat | None = Field(
+        default=None, description="Volatile: the device reverts after this long (s)"
+    )
+    min_change: NonNegativeFloat | None = Field(
+        default=None, description="Dead-band: smaller changes are not written"
+    )
+    max_rate_per_min: PositiveFloat | None = Field(
+        default=None, description="Largest change allowed per minute between writes"
+    )
+    role: Role | None = None
+    remote_values: list[int] = Field(
+        default_factory=lambda: [1],
+        description="local_state values that mean remote control; any other means local",
+    )
+    bits: dict[str, Annotated[int, Field(ge=0, le=31)]] | None = Field(
+        default=None, description="Bitfield bit names -> bit index (0 = least significant)"
+    )
+
+    @property
+    def dtype(self) -> DataType:
+        """The value type with its default applied."""
+        if self.type is not None:
+            return self.type
+        return DataType.BOOL if self.table.is_bits else DataType.UINT16
+
+    @property
+    def count(self) -> int:
+        """Registers (bits for coil/discrete) the point occupies."""
+        return REGISTER_COUNT[self.dtype]
+
+    @property
+    def writable(self) -> bool:
+        """Whether the point is declared read_write."""
+        return self.access is Access.READ_WRITE
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Point:
+        t = self.dtype
+        if self.table.is_bits != (t is DataType.BOOL):
+            msg = f"type {t} does not fit table {self.table} (coil/discrete points are bool)"
+            raise ValueError(msg)
+        if self.address + self.count > 65536:
+            msg = f"address {self.address} + {self.count} registers runs past 65535"
+            raise ValueError(msg)
+        if self.scale == 0 or not math.isfinite(self.scale):
+            msg = "scale must be finite and non-zero"
+            raise ValueError(msg)
+        if self.bits is not None and t not in _BITFIELDS:
+            msg = "bits are only allowed on bitfield16/bitfield32 points"
+            raise ValueError(msg)
+        if t in _BITFIELDS or t is DataType.BOOL:
+            if self.scale != 1 or self.offset != 0 or self.scale_factor:
+                msg = f"{t} points cannot be scaled"
+                raise ValueError(msg)
+            if t is DataType.BITFIELD16 and any(b > 15 for b in (self.bits or {}).values()):
+                msg = "bitfield16 bits must be 0..15"
+                raise ValueError(msg)
+        if self.not_implemented is not None and self.not_implemented >= 1 << (16 * self.count):
+            msg = f"not_implemented {self.not_implemented:#x} does not fit {self.count} registers"
+            raise ValueError(msg)
+        if self.writable:
+            if self.table not in (Table.HOLDING, Table.COIL):
+                msg = f"only holding registers and coils can be written, not {self.table}"
+                raise ValueError(msg)
+            if self.limits is None and t is not DataType.BOOL:
+                msg = "writable points need limits (min, max in engineering units)"
+                raise ValueError(msg)
+            if self.persistent and self.revert_s is not None:
+                msg = "a point is either persistent or volatile with revert_s, not both"
+                raise ValueError(msg)
+        elif self.persistent or self.revert_s or self.limits or self.safe_value is not None:
+            msg = "persistent, revert_s, limits and safe_value need access: read_write"
+            raise ValueError(msg)
+        if self.role in (Role.HEARTBEAT, Role.REMOTE_ENABLE) and not self.writable:
+            msg = f"a {self.role} point must be read_write"
+            raise ValueError(msg)
+        if self.safe_value is not None and self.limits is not None:
+            lo, hi = self.limits.min, self.limits.max
+            if not lo <= self.safe_value <= hi:
+                msg = f"safe_value {self.safe_value} is outside the limits {lo}..{hi}"
+                raise ValueError(msg)
+        return self
+
+
+class RegisterMap(_Model):
+    """A device model's register map."""
+
+    model: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Map name = file name")
+    description: str = ""
+    word_order: Order = Field(default=Order.BIG, description="Default word order")
+    byte_order: Order = Field(default=Order.BIG, description="Default byte order in a register")
+    max_read_registers: Annotated[int, Field(ge=1, le=125)] = Field(
+        default=125, description="Most registers the device returns in one request"
+    )
+    max_read_bits: Annotated[int, Field(ge=1, le=2000)] = Field(
+        default=2000, description="Most coils/discrete inputs in one request"
+    )
+    max_gap: Annotated[int, Field(ge=0, le=124)] = Field(
+        default=0, description="Unused registers a request may span to join two points"
+    )
+    watchdog_s: PositiveFloat | None = Field(
+        default=None, description="Device-side heartbeat timeout (s): local control after it"
+    )
+    points: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")], Point] = Field(
+        min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegisterMap:
+        for name, p in self.points.items():
+            if p.scale_factor is None:
+                continue
+            sf = self.points.get(p.scale_factor)
+            if sf is None or sf.dtype is not DataType.INT16 or sf.table.is_bits:
+                msg = f"point {name}: scale_factor {p.scale_factor!r} is not an int16 point here"
+                raise ValueError(msg)
+            if sf.scale_factor is not None:
+                msg = f"point {name}: its scale_factor {p.scale_factor!r} has a scale factor"
+                raise ValueError(msg)
+        for table in Table:
+            spans = sorted(
+                (p.address, p.address + p.count, n)
+                for n, p in self.points.items()
+                if p.table is table
+            )
+            for (_, end_a, a), (start_b, _, b) in itertools.pairwise(spans):
+                if start_b < end_a:
+                    msg = f"point {b} overlaps point {a} in the {table} table (address {start_b})"
+                    raise ValueError(msg)
+        for role in (Role.HEARTBEAT, Role.REMOTE_ENABLE, Role.LOCAL_STATE):
+            holders = [n for n, p in self.points.items() if p.role is role]
+            if len(holders) > 1:
+                msg = f"points {', '.join(holders)} all have role {role}; at most one may"
+                raise ValueError(msg)
+        return self
+
+    def point(self, name: str) -> Point:
+        """Return the point called ``name``; ``KeyError`` naming the known points otherwise."""
+        try:
+            return self.points[name]
+        except KeyError:
+            msg = f"map {self.model} has no point {name!r} (known: {', '.join(self.points)})"
+            raise KeyError(msg) from None
+
+    def with_role(self, role: Role) -> str | None:
+        """Return the name of the (first) point with ``role``, if any."""
+        return next((n for n, p in self.points.items() if p.role is role), None)
+
+    def orders(self, point: Point) -> tuple[Order, Order]:
+        """Return the word and byte order of ``point``, with the map's defaults applied."""
+        return point.word_order or self.word_order, point.byte_order or self.byte_order
+
+
+# --- pure register conversion ---------------------------------------------------------------------
+
+
+def words_to_bytes(words: Sequence[int], word_order: Order, byte_order: Order) -> bytes:
+    """Turn registers as received into big-endian bytes, most significant first."""
+    ordered = list(words) if word_order is Order.BIG else list(reversed(words))
+    data = b"".join(w.to_bytes(2, "big") for w in ordered)
+    if byte_order is Order.LITTLE:
+        data = b"".join(data[i + 1 : i + 2] + data[i : i + 1] for i in range(0, len(data), 2))
+    return data
+
+
+def bytes_to_words(data: bytes, word_order: Order, byte_order: Order) -> list[int]:
+    """Inverse of :func:`words_to_bytes`: big-endian value bytes to registers on the wire."""
+    if byte_order is Order.LITTLE:
+        data = b"".join(data[i + 1 : i + 2] + data[i : i + 1] for i in range(0, len(data), 2))
+    words = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+    return words if word_order is Order.BIG else list(reversed(words))
+
+
+def decode_raw(
+    dtype: DataType, words: Sequence[int], word_order: Order, byte_order: Order
+) -> Value:
+    """Decode registers into the raw number of ``dtype`` (no scaling)."""
+    if dtype is DataType.BOOL:
+        return bool(words[0])
+    (raw,) = struct.unpack(_STRUCT[dtype], words_to_bytes(words, word_order, byte_order))
+    return float(raw) if dtype in _FLOATS else int(raw)
+
+
+def encode_raw(dtype: DataType, raw: Value, word_order: Order, byte_order: Order) -> list[int]:
+    """Encode a raw number of ``dtype`` into registers; ``struct.error`` if it does not fit."""
+    if dtype is DataType.BOOL:
+        return [int(bool(raw))]
+    return bytes_to_words(struct.pack(_STRUCT[dtype], raw), word_order, byte_order)
+
+
+def _sf_exponent(name: str, sf_raw: int | None) -> int:
+    if sf_raw is None:
+        return 0
+    if not -10 <= sf_raw <= 10:
+        msg = f"{name}: scale factor exponent {sf_raw} is out of range (-10..10)"
+        raise DecodeError(msg)
+    return sf_raw
+
+
+def decode(
+    rmap: RegisterMap, name: str, words: Sequence[int] | Sequence[bool], sf_raw: int | None = None
+) -> Value | None:
+    """Decode point ``name`` from its registers (or bit) into engineering units.
+
+    Parameters
+    ----------
+    rmap
+        The map the point belongs to.
+    name
+        The point name.
+    words
+        Exactly ``point.count`` registers as received (one bool for coil/discrete points).
+    sf_raw
+        The decoded raw value of the point's scale-factor register, if it has one.
+
+    Returns
+    -------
+    The value, or ``None`` when the registers hold the "not implemented" sentinel or NaN.
+
+    Raises
+    ------
+    DecodeError
+        Wrong register count, values outside 0..65535, or a missing/absurd scale factor.
+    """
+    p = rmap.point(name)
+    t = p.dtype
+    if len(words) != p.count or any(not 0 <= int(w) <= 0xFFFF for w in words):
+        msg = f"{name}: need {p.count} registers of 0..65535, got {list(words)}"
+        raise DecodeError(msg)
+    if t is DataType.BOOL:
+        return bool(words[0])
+    regs = [int(w) for w in words]
+    word_order, byte_order = rmap.orders(p)
+    # The sentinel is compared as the unsigned value with the bytes put in value order.
+    if p.not_implemented is not None:
+        value_bytes = words_to_bytes(regs, word_order, byte_order)
+        if int.from_bytes(value_bytes, "big") == p.not_implemented:
+            return None
+    raw = decode_raw(t, regs, word_order, byte_order)
+    if t in _BITFIELDS:
+        return raw
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return None
+    if p.scale_factor is not None and sf_raw is None:
+        msg = f"{name}: its scale factor {p.scale_factor} has no value; raw words {regs}"
+        raise DecodeError(msg)
+    exp = _sf_exponent(name, sf_raw)
+    if t not in _FLOATS and p.scale == 1 and p.offset == 0 and exp == 0:
+        return int(raw)
+    return float(raw) * p.scale * 10.0**exp + p.offset
+
+
+def encode(rmap: RegisterMap, name: str, value: Value, sf_raw: int | None = None) -> list[int]:
+    """Encode an engineering ``value`` for point ``name`` into registers (``[0|1]`` for coils).
+
+    Integer types are rounded to the nearest raw step.
+
+    Raises
+    ------
+    WriteRejected
+        The value is NaN or infinite, or does not fit the register type after scaling.
+    """
+    p = rmap.point(name)
+    t = p.dtype
+    word_order, byte_order = rmap.orders(p)
+    if t is DataType.BOOL:
+        return [int(bool(value))]
+    v = float(value)
+    if not math.isfinite(v):
+        msg = f"{name}: cannot encode {value!r}"
+        raise WriteRejected(msg)
+    if p.scale_factor is not None and sf_raw is None:
+        msg = f"{name}: the scale factor {p.scale_factor} must be read before writing"
+        raise WriteRejected(msg)
+    step = p.scale * 10.0 ** _sf_exponent(name, sf_raw)
+    raw_f = (v - p.offset) / step
+    raw: Value = raw_f if t in _FLOATS else round(raw_f)
+    try:
+        return encode_raw(t, raw, word_order, byte_order)
+    except (struct.error, OverflowError) as exc:
+        msg = f"{name}: {value} (raw {raw}) does not fit a {t} register: {exc}"
+        raise WriteRejected(msg) from None
+
+
+def resolution(rmap: RegisterMap, name: str, sf_raw: int | None = None) -> float:
+    """Return the smallest step the point can represent (0 for floats): the read-back tolerance."""
+    p = rmap.point(name)
+    if p.dtype in _FLOATS:
+        return 0.0
+    if p.dtype is DataType.BOOL or p.dtype in _BITFIELDS:
+        return 1.0
+    return abs(p.scale * 10.0 ** _sf_exponent(name, sf_raw))
+
+
+def bit_names(rmap: RegisterMap, name: str, raw: int) -> dict[str, bool]:
+    """Return the named bits of a bitfield point's raw value."""
+    return {bit: bool(raw >> idx & 1) for bit, idx in (rmap.point(name).bits or {}).items()}
+
+
+# --- request planning -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBlock:
+    """One read request: ``count`` registers (or bits) of ``table`` from ``address``."""
+
+    table: Table
+    address: int
+    count: int
+    points: tuple[str, ...]
+
+
+def plan_reads(rmap: RegisterMap, names: Sequence[str] | None = None) -> list[ReadBlock]:
+    """Group points (and the scale-factor points they need) into as few requests as allowed.
+
+    Points of one table are joined into one request while the request stays within the map's
+    ``max_read_registers`` (``max_read_bits``) and the unused registers between two points do not
+    exceed ``max_gap`` (some devices answer exception 02 for undefined registers).
+    """
+    wanted = list(rmap.points) if names is None else list(names)
+    for n in list(wanted):
+        sf = rmap.point(n).scale_factor
+        if sf is not None and sf not in wanted:
+            wanted.append(sf)
+    blocks: list[ReadBlock] = []
+    for table in Table:
+        limit = rmap.max_read_bits if table.is_bits else rmap.max_read_registers
+        pts = sorted(
+            (
+                (rmap.points[n].address, rmap.points[n].count, n)
+                for n in set(wanted)
+                if rmap.points[n].table is table
+            ),
+        )
+        start = end = -1
+        members: list[str] = []
+        for addr, count, n in pts:
+            if members and addr - end <= rmap.max_gap and addr + count - start <= limit:
+                end = max(end, addr + count)
+                members.append(n)
+                continue
+            if members:
+                blocks.append(ReadBlock(table, start, end - start, tuple(members)))
+            start, end, members = addr, addr + count, [n]
+        if members:
+            blocks.append(ReadBlock(table, start, end - start, tuple(members)))
+    return blocks
+
+
+def decode_block(
+    rmap: RegisterMap, block: ReadBlock, data: Sequence[int] | Sequence[bool]
+) -> dict[str, Value | DecodeError | None]:
+    """Decode every point of a block from the registers (bits) read for it.
+
+    Scale-factor points are decoded first; a point whose decoding fails maps to its
+    :class:`DecodeError` instead of a value, so one bad point does not hide the others.
+    """
+    out: dict[str, Value | DecodeError | None] = {}
+    ordered = sorted(block.points, key=lambda n: rmap.points[n].scale_factor is not None)
+    for n in ordered:
+        p = rmap.points[n]
+        lo = p.address - block.address
+        words = data[lo : lo + p.count]
+        sf_raw: int | None = None
+        try:
+            if p.scale_factor is not None:
+                sf_val = out.get(p.scale_factor)
+                if isinstance(sf_val, DecodeError):
+                    raise sf_val
+                sf_raw = sf_val if isinstance(sf_val, int) else None
+            out[n] = decode(rmap, n, words, sf_raw)
+        except DecodeError as exc:
+            out[n] = exc
+    return out
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+def _problems(source: str, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        path = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        hint = "unknown key: see docs/register-maps.md" if err["type"] == "extra_forbidden" else ""
+        problems.append(Problem(source, path, msg, hint))
+    return problems
+
+
+def map_from_dict(data: object, *, source: str = "<memory>") -> RegisterMap:
+    """Validate a parsed register map; :class:`SiteError` lists every problem, naming the point."""
+    if not isinstance(data, dict):
+        raise SiteError.one(
+            source, "", "a register map must be a mapping", "see docs/register-maps.md"
+        )
+    try:
+        return RegisterMap.model_validate(data)
+    except ValidationError as exc:
+        raise SiteError(_problems(source, exc)) from None
+
+
+_CACHE: dict[Path, tuple[float, RegisterMap]] = {}
+
+
+def load_map(name_or_path: str | Path) -> RegisterMap:
+    """Load a shipped map by model name (``janitza_umg96rm``) or a YAML map by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = MAPS_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in MAPS_DIR.glob("*.yaml")))
+        raise SiteError.one(str(name_or_path), "", "no such register map", f"shipped: {known}")
+    mtime = path.stat().st_mtime
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SiteError.one(str(path), "", f"cannot read the map: {exc}") from None
+    rmap = map_from_dict(data, source=str(path))
+    if path.parent == MAPS_DIR and rmap.model != path.stem:
+        raise SiteError.one(str(path), "model", f"model {rmap.model!r} differs from the file name")
+    _CACHE[path] = (mtime, rmap)
+    return rmap
