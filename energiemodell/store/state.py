@@ -1,0 +1,217 @@
+"""What the store knows about the plant at a time: levels, units on/off, peak, KWKG hours.
+
+The billing period of the peak charge and the KWKG hour cap is the calendar year in the
+site's time zone (Europe/Berlin by default). Both are computed from closed 15-minute
+aggregates (newest revision), so the peak "so far" is the highest 15-minute mean import of
+the buckets that ended by ``at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, select
+
+from energiemodell.store.db import Database
+from energiemodell.store.readings import BUCKET, aggregates_t, latest_revision, readings_t
+from energiemodell.store.schedules import DEFAULT_TZ
+
+LEVEL_SUFFIX = ".level_kwh"
+ON_SUFFIX = ".on"
+#: A raw value older than this is not "the state now"; then the newest aggregate is used.
+DEFAULT_MAX_AGE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """The pieces of the plant state the store knows at ``at`` (mapped to PlantState by the caller).
+
+    Attributes
+    ----------
+    at : datetime
+        The time asked about (UTC).
+    levels_kwh : dict
+        Asset name -> newest ``<asset>.level_kwh`` value (storage level).
+    units_on : dict
+        Asset name -> whether ``<asset>.on`` was last seen non-zero.
+    on_since : dict
+        Asset name -> since when the unit has been in that state: the first raw reading after
+        the last different one, or, with no change on record, the first raw reading at all (a
+        lower bound: raw readings go back one retention window). ``None`` if no raw reading.
+    peak_import_kw : float
+        Highest 15-minute mean import in the billing period so far.
+    kwkg_hours_used : dict
+        Asset name -> full-load hours used this calendar year (see :func:`kwkg_hours_used`).
+    """
+
+    at: datetime
+    levels_kwh: dict[str, float] = field(default_factory=dict)
+    units_on: dict[str, bool] = field(default_factory=dict)
+    on_since: dict[str, datetime | None] = field(default_factory=dict)
+    peak_import_kw: float = 0.0
+    kwkg_hours_used: dict[str, float] = field(default_factory=dict)
+
+
+def year_start(at: datetime, tz: str = DEFAULT_TZ) -> datetime:
+    """UTC start of the local calendar year holding ``at`` (the billing period)."""
+    local = at.astimezone(ZoneInfo(tz))
+    return datetime(local.year, 1, 1, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def peak_import_so_far(
+    *, db: Database, at: datetime, quantity: str = "grid.import_kw", tz: str = DEFAULT_TZ
+) -> float:
+    """Highest 15-minute mean of ``quantity`` in the billing period up to ``at`` (0 if none)."""
+    with db.read() as conn:
+        return _peak(conn, at=at, quantity=quantity, tz=tz)
+
+
+def _peak(conn: Connection, *, at: datetime, quantity: str, tz: str) -> float:
+    a = aggregates_t.alias("a")
+    value = conn.execute(
+        select(func.max(a.c.value_mean)).where(
+            a.c.quantity == quantity,
+            a.c.bucket_start >= year_start(at, tz),
+            a.c.bucket_start <= at - BUCKET,
+            latest_revision(a),
+        )
+    ).scalar()
+    return float(value) if value is not None else 0.0
+
+
+def kwkg_hours_used(
+    *, db: Database, at: datetime, rated_kw: Mapping[str, float], tz: str = DEFAULT_TZ
+) -> dict[str, float]:
+    """Full-load hours used this calendar year, per asset.
+
+    Parameters
+    ----------
+    rated_kw
+        Quantity -> rated power (kW), e.g. ``{"chp1.p_el_kw": 1200.0}``: the quantity whose
+        energy counts towards the KWKG cap (total or fed-in CHP output, as the contract says).
+
+    Notes
+    -----
+    hours[asset] = sum over closed buckets of value_mean_kw * 0.25 h / rated_kw
+    """
+    with db.read() as conn:
+        return _kwkg(conn, at=at, rated_kw=rated_kw, tz=tz)
+
+
+def _kwkg(
+    conn: Connection, *, at: datetime, rated_kw: Mapping[str, float], tz: str
+) -> dict[str, float]:
+    if not rated_kw:
+        return {}
+    a = aggregates_t.alias("a")
+    sums = dict(
+        conn.execute(
+            select(a.c.quantity, func.sum(a.c.value_mean))
+            .where(
+                a.c.quantity.in_(list(rated_kw)),
+                a.c.bucket_start >= year_start(at, tz),
+                a.c.bucket_start <= at - BUCKET,
+                latest_revision(a),
+            )
+            .group_by(a.c.quantity)
+        ).all()
+    )
+    dt_h = BUCKET / timedelta(hours=1)
+    return {
+        q.split(".", 1)[0]: float(sums.get(q) or 0.0) * dt_h / rated
+        for q, rated in rated_kw.items()
+    }
+
+
+def _latest_values(
+    conn: Connection, *, at: datetime, suffix: str, max_age: timedelta
+) -> dict[str, float]:
+    """Newest good raw value per quantity ending in ``suffix``, else the newest aggregate."""
+    r = readings_t
+    newest = (
+        select(r.c.quantity, func.max(r.c.ts).label("ts"))
+        .where(
+            r.c.ts <= at,
+            r.c.ts > at - max_age,
+            r.c.quality == "good",
+            r.c.value.is_not(None),
+            r.c.quantity.like(f"%{suffix}"),
+        )
+        .group_by(r.c.quantity)
+        .subquery()
+    )
+    raw: dict[str, float] = {
+        q: float(v)
+        for q, v in conn.execute(
+            select(r.c.quantity, r.c.value).join(
+                newest, (r.c.quantity == newest.c.quantity) & (r.c.ts == newest.c.ts)
+            )
+        )
+    }
+    a = aggregates_t.alias("a")
+    aggregated: dict[str, float] = {}
+    for q, v in conn.execute(
+        select(a.c.quantity, a.c.value_mean)
+        .where(
+            a.c.bucket_start <= at - BUCKET,
+            a.c.bucket_start > at - max_age - BUCKET,
+            a.c.quantity.like(f"%{suffix}"),
+            a.c.value_mean.is_not(None),
+            latest_revision(a),
+        )
+        .order_by(a.c.bucket_start)
+    ):
+        aggregated[q] = float(v)  # ascending: the newest bucket wins
+    return aggregated | raw
+
+
+def _on_since(conn: Connection, *, at: datetime, quantity: str, on: bool) -> datetime | None:
+    r = readings_t
+    other = r.c.value == 0 if on else r.c.value != 0
+    changed = conn.execute(
+        select(func.max(r.c.ts)).where(
+            r.c.quantity == quantity, r.c.ts <= at, r.c.quality == "good", other
+        )
+    ).scalar()
+    first = select(func.min(r.c.ts)).where(
+        r.c.quantity == quantity, r.c.ts <= at, r.c.quality == "good"
+    )
+    if changed is not None:
+        first = first.where(r.c.ts > changed)
+    since: datetime | None = conn.execute(first).scalar()
+    return since
+
+
+def plant_state(
+    *,
+    db: Database,
+    at: datetime,
+    rated_kw: Mapping[str, float] | None = None,
+    import_quantity: str = "grid.import_kw",
+    tz: str = DEFAULT_TZ,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+) -> StoredState:
+    """Return the plant state as stored at ``at``, read in one consistent snapshot.
+
+    Storage levels come from ``*.level_kwh`` and unit states from ``*.on`` quantities: the newest
+    good raw reading no older than ``max_age``, else the newest aggregate mean in that window.
+    """
+    with db.read() as conn:
+        levels = _latest_values(conn, at=at, suffix=LEVEL_SUFFIX, max_age=max_age)
+        ons = _latest_values(conn, at=at, suffix=ON_SUFFIX, max_age=max_age)
+        units_on = {q.removesuffix(ON_SUFFIX): v >= 0.5 for q, v in ons.items()}
+        on_since = {
+            q.removesuffix(ON_SUFFIX): _on_since(conn, at=at, quantity=q, on=v >= 0.5)
+            for q, v in ons.items()
+        }
+        return StoredState(
+            at=at,
+            levels_kwh={q.removesuffix(LEVEL_SUFFIX): v for q, v in levels.items()},
+            units_on=units_on,
+            on_since=on_since,
+            peak_import_kw=_peak(conn, at=at, quantity=import_quantity, tz=tz),
+            kwkg_hours_used=_kwkg(conn, at=at, rated_kw=rated_kw or {}, tz=tz),
+        )
