@@ -1,0 +1,139 @@
+"""The site's device bindings seen by the connectors: checks, devices, asset limits.
+
+The site loader validates a ``DeviceBinding``'s own fields and its asset; the names it uses from
+register maps (map, points, setpoint points) are checked here, because only the connectors know
+the maps. The lead's ``energiemodell validate`` calls :func:`check_site_devices`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from connectors.modbus import ModbusDevice, device_from_binding
+from connectors.registers import Limits, RegisterMap, load_map
+from energiemodell.errors import Problem, SiteError
+
+if TYPE_CHECKING:
+    from energiemodell.site import DeviceBinding, Site
+
+_UNIT_SUFFIX = re.compile(r"^(?P<stem>[a-z0-9_]+?)_(?P<unit>kw|kwh|c|pct|pu)$")
+_UNITS = {"kw": "kw", "kwh": "kwh", "c": "degc", "pct": "%", "pu": ""}
+
+
+def _known(rmap: RegisterMap) -> str:
+    return ", ".join(rmap.points)
+
+
+def check_site_devices(site: Site) -> list[str]:
+    """Check every device binding against its register map.
+
+    Returns
+    -------
+    One ``FILE: devices.NAME.points.X: problem (hint)`` string per problem; empty if all is well.
+    """
+    src = site.source
+    problems: list[Problem] = []
+    measured: dict[str, str] = {}
+    for d in site.devices:
+        where = f"devices.{d.name}"
+        try:
+            rmap = load_map(d.map if "/" not in d.map else site.base_dir / d.map)
+        except SiteError as exc:
+            first = exc.problems[0]
+            problems.append(Problem(src, f"{where}.map", f"{first.message}", first.hint))
+            continue
+        for point, pb in d.points.items():
+            if point not in rmap.points:
+                problems.append(
+                    Problem(
+                        src,
+                        f"{where}.points.{point}",
+                        f"map {rmap.model} has no point {point!r}",
+                        f"known: {_known(rmap)}",
+                    )
+                )
+                continue
+            other = measured.get(pb.quantity)
+            if other is not None:
+                problems.append(
+                    Problem(
+                        src,
+                        f"{where}.points.{point}",
+                        f"quantity {pb.quantity} is also measured by {other}",
+                        "bind each quantity to one point",
+                    )
+                )
+            measured[pb.quantity] = f"{d.name}.{point}"
+        for column, point in d.setpoints.items():
+            p = rmap.points.get(point)
+            if p is None:
+                problems.append(
+                    Problem(
+                        src,
+                        f"{where}.setpoints.{column}",
+                        f"map {rmap.model} has no point {point!r}",
+                        f"known: {_known(rmap)}",
+                    )
+                )
+            elif not p.writable:
+                problems.append(
+                    Problem(
+                        src,
+                        f"{where}.setpoints.{column}",
+                        f"point {point} is not writable (access: {p.access})",
+                        "setpoints need a read_write point",
+                    )
+                )
+    return [str(p) for p in problems]
+
+
+def build_devices(site: Site) -> dict[str, ModbusDevice]:
+    """Return a :class:`ModbusDevice` for every device of the site, by name.
+
+    Raises
+    ------
+    SiteError
+        If :func:`check_site_devices` finds problems.
+    """
+    problems = check_site_devices(site)
+    if problems:
+        raise SiteError([Problem(site.source, "", p) for p in problems])
+    return {d.name: device_from_binding(d, rmap=_map_of(site, d)) for d in site.devices}
+
+
+def _map_of(site: Site, d: DeviceBinding) -> RegisterMap:
+    return load_map(d.map if "/" not in d.map else site.base_dir / d.map)
+
+
+def asset_limits(site: Site, d: DeviceBinding, point: str) -> Limits | None:
+    """Return the asset's limits for a writable point bound to a schedule column, if known.
+
+    Notes
+    -----
+    For a setpoint ``asset.q_kw -> point``, the asset's ``q_max_kw`` or ``max_q_kw`` (times
+    ``units`` for unit groups) is the maximum and 0 the minimum, since schedule flows are
+    non-negative. It applies only when the point's unit is the column's unit (kW); other points
+    have no asset limits.
+    """
+    rmap = _map_of(site, d)
+    for column, p in d.setpoints.items():
+        if p != point:
+            continue
+        asset_name, _, quantity = column.partition(".")
+        m = _UNIT_SUFFIX.match(quantity)
+        if m is None or _UNITS[m["unit"]] != rmap.point(point).unit.lower():
+            return None
+        try:
+            params = site.asset(asset_name)
+        except KeyError:
+            return None
+        stem, unit = m["stem"], m["unit"]
+        max_value = getattr(
+            params, f"{stem}_max_{unit}", getattr(params, f"max_{stem}_{unit}", None)
+        )
+        if not isinstance(max_value, int | float):
+            return None
+        units = getattr(params, "units", 1)
+        return Limits(min=0.0, max=float(max_value) * (units if isinstance(units, int) else 1))
+    return None
