@@ -164,6 +164,11 @@ def aggregate_readings(
 
 
 def _aggregate(conn: Connection, *, since: datetime, until: datetime) -> int:
+    if conn.dialect.name == "postgresql":
+        # Wait for in-flight reading inserts and hold new ones off until commit: a reading
+        # committed later with a lower id than ``max_reading_id`` would never be aggregated.
+        # (SQLite's BEGIN IMMEDIATE already serialises writers.)
+        conn.exec_driver_sql(f"LOCK TABLE {readings_t.name} IN SHARE MODE")
     r = readings_t
     good = r.c.quality == "good"
     bucket = _bucket_number(conn, r.c.ts).label("bucket")

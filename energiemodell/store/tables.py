@@ -93,7 +93,13 @@ class ReadingRecord(SQLModel, table=True):
     """A raw value read from a device point (kept for the retention window)."""
 
     __tablename__: ClassVar[str] = "readings"
-    __table_args__ = (Index(None, "ts"), Index(None, "quantity", "ts"))  # the second: revision 0002
+    # Ids only grow (AUTOINCREMENT on SQLite: never reused after a purge): aggregates record
+    # the newest reading id they include, so a later id is a late reading. Index 2: rev. 0002.
+    __table_args__ = (
+        Index(None, "ts"),
+        Index(None, "quantity", "ts"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     ts: datetime = Field(sa_type=UtcDateTime, description="When the value was read (UTC)")

@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("quality", sa.String(length=8), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_readings")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("readings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_readings_ts"), ["ts"], unique=False)
