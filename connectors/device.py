@@ -211,6 +211,7 @@ class RegisterDevice(ABC):
         try:
             data = self._read_block(block)
         except DeviceUnavailable as exc:
+            logger.warning("%s", exc)
             self._fail(values, block.points, str(exc), now)
             return exc if exc.code is None else None
         except ConnectorError as exc:

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,36 @@ def read_devices(
         bad,
     )
     return readings
+
+
+@dataclass
+class Poller:
+    """Poll devices concurrently, each at its own period (the site's ``poll_s``).
+
+    Parameters
+    ----------
+    devices
+        The devices to poll.
+    periods_s
+        Device name -> poll period; devices not named are polled every time.
+    """
+
+    devices: Sequence[Device]
+    periods_s: Mapping[str, float] = field(default_factory=dict)
+    max_workers: int = 32
+    _next_s: dict[str, float] = field(default_factory=dict, init=False)
+
+    def due(self, now_s: float) -> list[Device]:
+        """Return the devices whose period has passed at monotonic time ``now_s``."""
+        return [d for d in self.devices if self._next_s.get(d.name, -math.inf) <= now_s]
+
+    def poll(self, *, now_s: float | None = None, only_due: bool = True) -> list[Reading]:
+        """Read the due devices (all with ``only_due=False``) and schedule their next poll."""
+        t = time.monotonic() if now_s is None else now_s
+        chosen = self.due(t) if only_due else list(self.devices)
+        for d in chosen:
+            self._next_s[d.name] = t + self.periods_s.get(d.name, 0.0)
+        return read_devices(chosen, max_workers=self.max_workers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from connectors.device import Device, FakeDevice, Quality
 from connectors.errors import DeviceUnavailable, WriteRejected
 from connectors.registers import Limits, Table, load_map
 from connectors.writer import MemorySink, SafeWriter, WriteResult, check_value
+from energiemodell.site import DeviceBinding, PointBinding
 
 
 class Clock:
@@ -203,3 +204,31 @@ def test_scale_factor_point_write(clock):
     rep = SafeWriter(dev, MemorySink(), clock=clock).write("out_w_rte", 10, reason="t")
     assert rep.result is WriteResult.REFUSED
     assert "scale factor" in rep.detail
+
+
+def test_poller_reads_each_device_at_its_period(clock):
+    from connectors.poller import Poller, site_quantities
+
+    a = fake("tank_sensors", clock, name="a", quantities={"t_top_c": "tes1.t_top_c"})
+    b = fake("tank_sensors", clock, name="b")
+    a.set_value("t_top_c", 90.0)
+    poller = Poller([a, b], periods_s={"a": 10.0, "b": 60.0})
+    assert {r.device for r in poller.poll(now_s=0.0)} == {"a", "b"}
+    assert poller.poll(now_s=5.0) == []
+    assert {r.device for r in poller.poll(now_s=10.0)} == {"a"}
+    assert {r.device for r in poller.poll(now_s=61.0)} == {"a", "b"}
+    assert len(poller.poll(now_s=61.5, only_due=False)) == 10
+
+    binding = DeviceBinding(
+        name="a",
+        map="tank_sensors",
+        host="h",
+        points={"t_top_c": PointBinding(quantity="tes1.t_top_c", sign=-1)},
+    )
+
+    q = site_quantities(a.read_points(), [binding])
+    assert q["tes1.t_top_c"].value == pytest.approx(-90.0)
+    a.fail_with = DeviceUnavailable("down")
+    a.stale_after_s = 0
+    clock.advance(1)
+    assert site_quantities(a.read_points(), [binding]) == {}
