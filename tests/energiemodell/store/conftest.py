@@ -162,12 +162,12 @@ def _make_schedule(
     return FakeSchedule(frame=frame, created_at=created_at, **kw)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_schedule() -> Any:
     """Build a FakeSchedule of ``n`` 15-minute rows from ``start`` (fixtures, not imports)."""
     return _make_schedule
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def schedule_cls() -> type[FakeSchedule]:
     return FakeSchedule
