@@ -320,3 +320,30 @@ def test_writes_actions_alarms_scenarios_and_audit_trail(db, make_schedule, sche
         e.kind
         for e in audit_trail(db=db, start=T0 + timedelta(minutes=10), end=T0 + timedelta(hours=1))
     ] == ["write"]
+
+
+def test_the_real_schedule_round_trips_through_the_default_factory(db):
+    schedule_mod = pytest.importorskip("energiemodell.model.schedule")
+    index = pd.date_range(T0, periods=16, freq="15min")
+    plan = schedule_mod.Schedule(
+        frame=pd.DataFrame(
+            {"chp1.p_el_kw": np.linspace(600, 1200, 16), "tes1.level_kwh": np.linspace(1, 2, 16)},
+            index=index,
+        ),
+        costs={"energy": 812.5, "fuel": 1200.25, "export_revenue": -40.0},
+        costs_by_asset={"chp1": {"fuel": 1200.25}},
+        penalties={},
+        kpis={"self_supply_pu": 0.7},
+        status="optimal",
+        mip_gap=0.004,
+        origin="optimal",
+        site_hash="c" * 64,
+        created_at=T0 - timedelta(minutes=2),
+        alarms=[],
+    )
+    sid = save_schedule(db=db, schedule=plan, site_yaml="name: x\n", inputs_summary={})
+    back = latest_schedule(db=db, at=T0)
+    assert isinstance(back, schedule_mod.Schedule)
+    assert back.to_dict() == plan.to_dict()
+    assert latest_schedule_info(db=db, at=T0).total_cost_eur == pytest.approx(1972.75)
+    assert latest_schedule_info(db=db, at=T0).id == sid
