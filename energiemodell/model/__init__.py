@@ -1,0 +1,1 @@
+"""The dispatch MILP: building, solving, and reading back the Schedule."""
