@@ -51,7 +51,8 @@ def _serve(specs: dict[str, int], conn: mp.connection.Connection) -> None:
     from pymodbus.server import ModbusTcpServer
     from pymodbus.simulator import DataType, SimData, SimDevice
 
-    from connectors.registers import Table, load_map
+    from connectors.map_files import load_map
+    from connectors.registers import Table
 
     async def main() -> None:
         servers, ports = [], {}
@@ -87,9 +88,10 @@ def fleet(n: int, ref: list[tuple[str, str]]) -> list[tuple[str, str, int]]:
 
 
 def bench(devs: list[tuple[str, str, int]], repeat: int) -> dict[str, float]:
+    from connectors.map_files import load_map
     from connectors.modbus import ModbusDevice
+    from connectors.planning import plan_reads
     from connectors.poller import read_devices
-    from connectors.registers import load_map, plan_reads
 
     specs: dict[str, int] = {}
     for _, model, unit in devs:

@@ -5,9 +5,10 @@ from connectors.commissioning import CheckItem, CheckReport, CheckStatus, commis
 from connectors.device import Device, FakeDevice, Quality, Reading
 from connectors.errors import ConnectorError, DecodeError, DeviceUnavailable, WriteRejected
 from connectors.estimates import storage_level_kwh
+from connectors.map_files import load_map
 from connectors.modbus import ModbusDevice, device_from_binding
 from connectors.poller import QuantityValue, read_devices, site_quantities
-from connectors.registers import Point, RegisterMap, load_map
+from connectors.registers import Point, RegisterMap
 from connectors.writer import (
     Heartbeat,
     MemorySink,

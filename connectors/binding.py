@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from connectors.map_files import load_map
 from connectors.modbus import ModbusDevice, device_from_binding
-from connectors.registers import Limits, RegisterMap, load_map
+from connectors.registers import Limits, RegisterMap
 from energiemodell.errors import Problem, SiteError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def check_site_devices(site: Site) -> list[str]:
     for d in site.devices:
         where = f"devices.{d.name}"
         try:
-            rmap = load_map(d.map if "/" not in d.map else site.base_dir / d.map)
+            rmap = _map_of(site, d)
         except SiteError as exc:
             first = exc.problems[0]
             problems.append(Problem(src, f"{where}.map", f"{first.message}", first.hint))
@@ -103,7 +104,9 @@ def build_devices(site: Site) -> dict[str, ModbusDevice]:
 
 
 def _map_of(site: Site, d: DeviceBinding) -> RegisterMap:
-    return load_map(d.map if "/" not in d.map else site.base_dir / d.map)
+    """Load the binding's map: a shipped model name, or a path relative to the site file."""
+    is_path = "/" in d.map or d.map.endswith((".yaml", ".yml"))
+    return load_map(site.base_dir / d.map if is_path else d.map)
 
 
 def asset_limits(site: Site, d: DeviceBinding, point: str) -> Limits | None:

@@ -25,15 +25,8 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from connectors.errors import ConnectorError, DecodeError, DeviceUnavailable, WriteRejected
-from connectors.registers import (
-    ReadBlock,
-    RegisterMap,
-    Table,
-    Value,
-    decode_block,
-    encode,
-    plan_reads,
-)
+from connectors.planning import ReadBlock, decode_block, plan_reads
+from connectors.registers import RegisterMap, Table, Value, encode
 
 logger = logging.getLogger(__name__)
 

@@ -27,16 +27,14 @@ from pymodbus.pdu import ModbusPDU
 
 from connectors.device import CONFIGURATION_CODES, RegisterDevice, exception_text
 from connectors.errors import ConnectorError, DeviceUnavailable
-from connectors.registers import ReadBlock, RegisterMap, Table, load_map
+from connectors.map_files import load_map
+from connectors.planning import ReadBlock
+from connectors.registers import RegisterMap, Table
 
 if TYPE_CHECKING:
     from energiemodell.site import DeviceBinding
 
 logger = logging.getLogger(__name__)
-
-for _noisy in ("pymodbus", "pymodbus.logging"):
-    # pymodbus logs every failed frame at ERROR; we report faults ourselves, once, with context.
-    logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 
 
 @dataclass

@@ -20,26 +20,19 @@ import itertools
 import math
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     NonNegativeFloat,
     PositiveFloat,
-    ValidationError,
     model_validator,
 )
 
 from connectors.errors import DecodeError, WriteRejected
-from energiemodell.errors import Problem, SiteError
-
-MAPS_DIR = Path(__file__).parent / "maps"
 
 Value = float | int | bool
 """A decoded engineering value: bool for coils, int for bitfields and unscaled integers."""
@@ -369,11 +362,12 @@ def encode_raw(dtype: DataType, raw: Value, word_order: Order, byte_order: Order
     return bytes_to_words(struct.pack(_STRUCT[dtype], raw), word_order, byte_order)
 
 
-def _sf_exponent(name: str, sf_raw: int | None) -> int:
+def _sf_exponent(name: str, sf_raw: int | None, words: Sequence[int] = ()) -> int:
     if sf_raw is None:
         return 0
     if not -10 <= sf_raw <= 10:
-        msg = f"{name}: scale factor exponent {sf_raw} is out of range (-10..10)"
+        raw = f"; raw words {list(words)}" if words else ""
+        msg = f"{name}: scale factor exponent {sf_raw} is out of range (-10..10){raw}"
         raise DecodeError(msg)
     return sf_raw
 
@@ -425,7 +419,7 @@ def decode(
     if p.scale_factor is not None and sf_raw is None:
         msg = f"{name}: its scale factor {p.scale_factor} has no value; raw words {regs}"
         raise DecodeError(msg)
-    exp = _sf_exponent(name, sf_raw)
+    exp = _sf_exponent(name, sf_raw, regs)
     if t not in _FLOATS and p.scale == 1 and p.offset == 0 and exp == 0:
         return int(raw)
     return float(raw) * p.scale * 10.0**exp + p.offset
@@ -476,131 +470,3 @@ def resolution(rmap: RegisterMap, name: str, sf_raw: int | None = None) -> float
 def bit_names(rmap: RegisterMap, name: str, raw: int) -> dict[str, bool]:
     """Return the named bits of a bitfield point's raw value."""
     return {bit: bool(raw >> idx & 1) for bit, idx in (rmap.point(name).bits or {}).items()}
-
-
-# --- request planning -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReadBlock:
-    """One read request: ``count`` registers (or bits) of ``table`` from ``address``."""
-
-    table: Table
-    address: int
-    count: int
-    points: tuple[str, ...]
-
-
-def plan_reads(rmap: RegisterMap, names: Sequence[str] | None = None) -> list[ReadBlock]:
-    """Group points (and the scale-factor points they need) into as few requests as allowed.
-
-    Points of one table are joined into one request while the request stays within the map's
-    ``max_read_registers`` (``max_read_bits``) and the unused registers between two points do not
-    exceed ``max_gap`` (some devices answer exception 02 for undefined registers).
-    """
-    wanted = list(rmap.points) if names is None else list(names)
-    for n in list(wanted):
-        sf = rmap.point(n).scale_factor
-        if sf is not None and sf not in wanted:
-            wanted.append(sf)
-    blocks: list[ReadBlock] = []
-    for table in Table:
-        limit = rmap.max_read_bits if table.is_bits else rmap.max_read_registers
-        pts = sorted(
-            (
-                (rmap.points[n].address, rmap.points[n].count, n)
-                for n in set(wanted)
-                if rmap.points[n].table is table
-            ),
-        )
-        start = end = -1
-        members: list[str] = []
-        for addr, count, n in pts:
-            if members and addr - end <= rmap.max_gap and addr + count - start <= limit:
-                end = max(end, addr + count)
-                members.append(n)
-                continue
-            if members:
-                blocks.append(ReadBlock(table, start, end - start, tuple(members)))
-            start, end, members = addr, addr + count, [n]
-        if members:
-            blocks.append(ReadBlock(table, start, end - start, tuple(members)))
-    return blocks
-
-
-def decode_block(
-    rmap: RegisterMap, block: ReadBlock, data: Sequence[int] | Sequence[bool]
-) -> dict[str, Value | DecodeError | None]:
-    """Decode every point of a block from the registers (bits) read for it.
-
-    Scale-factor points are decoded first; a point whose decoding fails maps to its
-    :class:`DecodeError` instead of a value, so one bad point does not hide the others.
-    """
-    out: dict[str, Value | DecodeError | None] = {}
-    ordered = sorted(block.points, key=lambda n: rmap.points[n].scale_factor is not None)
-    for n in ordered:
-        p = rmap.points[n]
-        lo = p.address - block.address
-        words = data[lo : lo + p.count]
-        sf_raw: int | None = None
-        try:
-            if p.scale_factor is not None:
-                sf_val = out.get(p.scale_factor)
-                if isinstance(sf_val, DecodeError):
-                    raise sf_val
-                sf_raw = sf_val if isinstance(sf_val, int) else None
-            out[n] = decode(rmap, n, words, sf_raw)
-        except DecodeError as exc:
-            out[n] = exc
-    return out
-
-
-# --- loading --------------------------------------------------------------------------------------
-
-
-def _problems(source: str, exc: ValidationError) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        path = ".".join(str(x) for x in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        hint = "unknown key: see docs/register-maps.md" if err["type"] == "extra_forbidden" else ""
-        problems.append(Problem(source, path, msg, hint))
-    return problems
-
-
-def map_from_dict(data: object, *, source: str = "<memory>") -> RegisterMap:
-    """Validate a parsed register map; :class:`SiteError` lists every problem, naming the point."""
-    if not isinstance(data, dict):
-        raise SiteError.one(
-            source, "", "a register map must be a mapping", "see docs/register-maps.md"
-        )
-    try:
-        return RegisterMap.model_validate(data)
-    except ValidationError as exc:
-        raise SiteError(_problems(source, exc)) from None
-
-
-_CACHE: dict[Path, tuple[float, RegisterMap]] = {}
-
-
-def load_map(name_or_path: str | Path) -> RegisterMap:
-    """Load a shipped map by model name (``janitza_umg96rm``) or a YAML map by path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = MAPS_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in MAPS_DIR.glob("*.yaml")))
-        raise SiteError.one(str(name_or_path), "", "no such register map", f"shipped: {known}")
-    mtime = path.stat().st_mtime
-    cached = _CACHE.get(path)
-    if cached is not None and cached[0] == mtime:
-        return cached[1]
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SiteError.one(str(path), "", f"cannot read the map: {exc}") from None
-    rmap = map_from_dict(data, source=str(path))
-    if path.parent == MAPS_DIR and rmap.model != path.stem:
-        raise SiteError.one(str(path), "model", f"model {rmap.model!r} differs from the file name")
-    _CACHE[path] = (mtime, rmap)
-    return rmap

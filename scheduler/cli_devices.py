@@ -44,6 +44,9 @@ def _fail_input(message: str) -> typer.Exit:
 
 
 def _load(site_ref: str) -> Site:
+    # pymodbus logs every failed frame at ERROR; the connectors report each fault once, with the
+    # device and point, in the output, so keep pymodbus's own messages off the terminal.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     from energiemodell.site import load_site  # the site model pulls in every asset module
 
     try:

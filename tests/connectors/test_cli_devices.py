@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from connectors.binding import asset_limits, check_site_devices
 from connectors.estimates import storage_level_kwh
-from connectors.registers import Table, load_map
+from connectors.map_files import load_map
+from connectors.registers import Table
 from energiemodell.site import load_site
 from scheduler.cli_devices import devices_app
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from connectors.device import Device, FakeDevice, Quality
 from connectors.errors import DeviceUnavailable, WriteRejected
-from connectors.registers import Limits, Table, load_map
+from connectors.map_files import load_map
+from connectors.registers import Limits, Table
 from connectors.writer import MemorySink, SafeWriter, WriteResult, check_value
 from energiemodell.site import DeviceBinding, PointBinding
 
@@ -232,3 +233,14 @@ def test_poller_reads_each_device_at_its_period(clock):
     a.stale_after_s = 0
     clock.advance(1)
     assert site_quantities(a.read_points(), [binding]) == {}
+
+
+def test_undecodable_point_is_bad_naming_device_point_and_words(clock):
+    dev = fake("sunspec_124_battery", clock, name="bat")
+    dev.set_value("w_sf", 50)  # an absurd exponent
+    dev.set_words(Table.HOLDING, 40084, [1234])
+    (w,) = dev.read_points(["w"])
+    assert w.quality is Quality.BAD
+    assert w.value is None
+    assert w.detail.startswith("bat.w: scale factor exponent 50")
+    assert w.detail.endswith("raw words [1234]")

@@ -8,9 +8,11 @@ import pytest
 from modbus_servers import Bank, FaultServer, PymodbusServer, free_port, serve
 
 from connectors.device import Quality
+from connectors.map_files import load_map, map_from_dict
 from connectors.modbus import ModbusDevice
+from connectors.planning import plan_reads
 from connectors.poller import read_devices
-from connectors.registers import Table, load_map, map_from_dict, plan_reads
+from connectors.registers import Table
 
 pytestmark = pytest.mark.integration
 SERVERS = ["pymodbus", "pyModbusTCP"]

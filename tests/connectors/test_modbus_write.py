@@ -7,8 +7,9 @@ import time
 import pytest
 from modbus_servers import Bank, BmsBehaviour, FaultServer, serve
 
+from connectors.map_files import load_map
 from connectors.modbus import ModbusDevice
-from connectors.registers import Table, load_map
+from connectors.registers import Table
 from connectors.writer import (
     Heartbeat,
     MemorySink,

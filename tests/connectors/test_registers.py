@@ -11,20 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.errors import DecodeError, WriteRejected
+from connectors.map_files import MAPS_DIR, load_map, map_from_dict
+from connectors.planning import decode_block, plan_reads
 from connectors.registers import (
-    MAPS_DIR,
     REGISTER_COUNT,
     DataType,
     Order,
     bit_names,
     decode,
-    decode_block,
     decode_raw,
     encode,
     encode_raw,
-    load_map,
-    map_from_dict,
-    plan_reads,
     resolution,
 )
 from energiemodell.errors import SiteError
