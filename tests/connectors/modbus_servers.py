@@ -206,7 +206,9 @@ class PymodbusServer:
         asyncio.run_coroutine_threadsafe(_drain(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+        leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
         loop.close()
+        assert not leftover, f"pymodbus server left tasks behind: {leftover}"
         self._loop = self._server = self._thread = None
 
     def __enter__(self) -> PymodbusServer:
@@ -279,7 +281,9 @@ class FaultServer:
 
     Modes: ``silent`` (never answers), ``garbage`` (12 random-looking bytes), ``truncated`` (half a
     valid response), ``reset`` (TCP RST), ``close`` (FIN), ``exception:N`` (a proper exception
-    response with code N), ``slow`` (a valid all-zero answer after 2 s).
+    response with code N), ``slow`` (a valid all-zero answer after 2 s), ``wrong_tid``,
+    ``wrong_unit``, ``bad_protocol`` (a valid answer with a wrong MBAP field), ``short_count``
+    (byte count larger than the payload), ``split`` (a valid answer sent one byte at a time).
     """
 
     def __init__(self, mode: str) -> None:
@@ -299,7 +303,19 @@ class FaultServer:
         count = struct.unpack(">H", req[10:12])[0] if len(req) >= 12 else 1
         payload = bytes([fc, 2 * count]) + b"\x00" * (2 * count)
         good = struct.pack(">HHHB", tid, 0, len(payload) + 1, unit) + payload
-        if self.mode == "garbage":
+        if self.mode == "wrong_tid":
+            conn.sendall(struct.pack(">H", (tid + 1) & 0xFFFF) + good[2:])
+        elif self.mode == "wrong_unit":
+            conn.sendall(good[:6] + bytes([(unit + 1) & 0xFF]) + good[7:])
+        elif self.mode == "bad_protocol":
+            conn.sendall(good[:2] + b"\x00\x01" + good[4:])
+        elif self.mode == "short_count":
+            conn.sendall(good[:8] + bytes([good[8] + 2]) + good[9:])
+        elif self.mode == "split":
+            for i in range(len(good)):
+                conn.sendall(good[i : i + 1])
+                time.sleep(0.002)
+        elif self.mode == "garbage":
             conn.sendall(b"\x13\x37\xde\xad\xbe\xef\x00\x01\x02\x03\x04\x05")
         elif self.mode == "truncated":
             conn.sendall(good[: len(good) // 2])

@@ -160,7 +160,21 @@ def test_refused_connection_is_bad_fast():
     assert "connection refused" in got[0].detail
 
 
-@pytest.mark.parametrize("mode", ["silent", "garbage", "truncated", "reset", "close", "slow"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "silent",
+        "garbage",
+        "truncated",
+        "reset",
+        "close",
+        "slow",
+        "wrong_tid",
+        "wrong_unit",
+        "bad_protocol",
+        "short_count",
+    ],
+)
 def test_faulty_server_gives_bad_readings_without_hanging(mode):
     rmap = load_map("tank_sensors")
     with FaultServer(mode) as srv:
@@ -174,6 +188,16 @@ def test_faulty_server_gives_bad_readings_without_hanging(mode):
     # one block, two attempts of at most 0.3 s each, plus the pause between them
     assert elapsed < 1.2
     assert srv.requests >= 1
+
+
+def test_response_in_one_byte_segments_is_decoded():
+    rmap = load_map("tank_sensors")
+    with FaultServer("split") as srv:
+        dev = device(rmap, srv.port, timeout_s=1.0)
+        got = dev.read_points()
+        dev.close()
+    assert {r.quality for r in got} == {Quality.GOOD}
+    assert [r.value for r in got] == [0.0] * 5
 
 
 def test_exception_response_from_a_foreign_server():
