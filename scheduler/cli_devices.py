@@ -67,6 +67,8 @@ def _devices(site: Site, names: list[str] | None) -> Iterator[list[ModbusDevice]
         msg = f"{site.source}: no device {', '.join(unknown)} (devices: {known})"
         raise _fail_input(msg)
     chosen = [all_devices[n] for n in names] if names else list(all_devices.values())
+    if not chosen:
+        typer.echo(f"{site.source}: the site has no devices", err=True)
     try:
         yield chosen
     finally:
@@ -101,7 +103,7 @@ def read(
             value = (
                 "-"
                 if r.value is None
-                else f"{r.value:g}"
+                else f"{r.value:.10g}"
                 if isinstance(r.value, float)
                 else r.value
             )
