@@ -362,14 +362,14 @@ class Heartbeat:
         return True
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.wait(self.period_s):
             self.beat()
-            self._stop.wait(self.period_s)
 
     def start(self) -> Heartbeat:
-        """Start beating (the first beat is written at once)."""
+        """Start beating: the first beat is written before this returns, the rest on a thread."""
         if not self.running:
             self._stop.clear()
+            self.beat()
             self._thread = threading.Thread(
                 target=self._run, name=f"heartbeat-{self.device.name}", daemon=True
             )
@@ -437,7 +437,8 @@ def enable_remote(
     if name is None:
         msg = f"{device.name}: map {device.register_map.model} has no remote_enable point"
         raise ConnectorError(msg)
-    if not heartbeat.running and not heartbeat.beat():
+    alive = heartbeat.failures == 0 if heartbeat.running else heartbeat.beat()
+    if not alive:
         msg = f"{device.name}: heartbeat not accepted, not requesting remote control"
         raise DeviceUnavailable(msg)
     report = writer.write(name, _enable_value(device, name, True), reason=reason, force=True)

@@ -188,3 +188,32 @@ def test_check_commissions_and_runs_the_heartbeat_drill(make_site_file, tmp_path
     assert bad.exit_code == 1
     assert "FAIL tank" in bad.output
     assert "outside the expected range" in bad.output
+
+
+def test_check_against_a_silent_gateway_fails_quickly(make_site_file):
+    import time
+
+    from modbus_servers import FaultServer
+
+    with FaultServer("silent") as srv:
+        site = make_site_file(
+            [
+                {
+                    "name": "bms",
+                    "map": "bms_gateway",
+                    "host": "127.0.0.1",
+                    "port": srv.port,
+                    "timeout_s": 0.2,
+                    "retries": 0,
+                }
+            ]
+        )
+        t0 = time.monotonic()
+        res = runner.invoke(devices_app, ["check", str(site), "--json"])
+        elapsed = time.monotonic() - t0
+    assert res.exit_code == 1
+    items = [json.loads(x) for x in res.output.splitlines()]
+    assert {i["status"] for i in items} == {"fail"}
+    drill = [i for i in items if i["step"] == "heartbeat_drill"]
+    assert "heartbeat not accepted" in drill[0]["detail"]
+    assert elapsed < 5

@@ -244,3 +244,17 @@ def test_undecodable_point_is_bad_naming_device_point_and_words(clock):
     assert w.value is None
     assert w.detail.startswith("bat.w: scale factor exponent 50")
     assert w.detail.endswith("raw words [1234]")
+
+
+def test_no_remote_request_without_a_live_heartbeat(clock):
+    from connectors.writer import Heartbeat, enable_remote
+
+    dev = fake("bms_gateway", clock)
+    sink = MemorySink()
+    dev.exception_at[(Table.HOLDING, 0)] = 4  # the heartbeat register fails
+    hb = Heartbeat(dev, period_s=10)
+    with hb, pytest.raises(DeviceUnavailable, match="heartbeat not accepted"):
+        enable_remote(SafeWriter(dev, sink, clock=clock), hb, reason="t")
+    assert hb.failures == 1
+    assert sink.reports == []
+    assert dev.registers[Table.HOLDING].get(1, 0) == 0  # remote_enable never written
