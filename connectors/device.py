@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from connectors.errors import ConnectorError, DecodeError, DeviceUnavailable, WriteRejected
-from connectors.planning import ReadBlock, decode_block, plan_reads
+from connectors.planning import ReadBlock, decode_blocks, plan_reads
 from connectors.registers import RegisterMap, Table, Value, encode
 
 logger = logging.getLogger(__name__)
@@ -182,52 +182,18 @@ class RegisterDevice(ABC):
             self.rmap.point(n)  # KeyError naming the known points
         now = self.clock()
         values: dict[str, Reading] = {}
+        parts: list[tuple[ReadBlock, Sequence[int] | Sequence[bool]]] = []
         with self._lock:
             skip = self._link_ok()
-            if skip is not None:
-                for block in plan_reads(self.rmap, wanted):
-                    self._fail(values, block.points, skip, now)
-                return [values[n] for n in wanted]
             link_error: DeviceUnavailable | None = None
             for block in plan_reads(self.rmap, wanted):
-                if link_error is not None:
-                    self._fail(values, block.points, str(link_error), now)
+                if skip is not None or link_error is not None:
+                    self._fail(values, block.points, skip or str(link_error), now)
                     continue
-                link_error = self._read_into(values, block, now)
-            self._link_result(failed=link_error is not None)
-        return [values[n] for n in wanted]
-
-    def _read_into(
-        self, values: dict[str, Reading], block: ReadBlock, now: datetime
-    ) -> DeviceUnavailable | None:
-        """Read and decode one block into ``values``; return a link-level failure, if any."""
-        try:
-            data = self._read_block(block)
-        except DeviceUnavailable as exc:
-            logger.warning("%s", exc)
-            self._fail(values, block.points, str(exc), now)
-            return exc if exc.code is None else None
-        except ConnectorError as exc:
-            if exc.code == ILLEGAL_ADDRESS and len(block.points) > 1:
-                # Find the point the device does not have instead of losing the whole block.
-                logger.warning(
-                    "%s: block at %s %d refused, reading point by point: %s",
-                    self.name,
-                    block.table,
-                    block.address,
-                    exc,
-                )
-                for n in block.points:
-                    p = self.rmap.points[n]
-                    single = ReadBlock(block.table, p.address, p.count, (n,))
-                    err = self._read_into(values, single, now)
-                    if err is not None:
-                        return err
-                return None
-            logger.error("%s: %s", self.name, exc)
-            self._fail(values, block.points, str(exc), now)
-            return None
-        for n, v in decode_block(self.rmap, block, data).items():
+                link_error = self._fetch(parts, values, block, now)
+            if skip is None:
+                self._link_result(failed=link_error is not None)
+        for n, v in decode_blocks(self.rmap, parts).items():
             if isinstance(v, DecodeError):
                 detail = f"{self.name}.{v}"
                 logger.error("%s", detail)
@@ -235,9 +201,36 @@ class RegisterDevice(ABC):
             elif v is None:
                 values[n] = self._reading(n, None, Quality.BAD, now, "not implemented (sentinel)")
             else:
-                r = self._reading(n, v, Quality.GOOD, now)
-                self._last_good[n] = r
-                values[n] = r
+                values[n] = self._last_good[n] = self._reading(n, v, Quality.GOOD, now)
+        return [values[n] for n in wanted]
+
+    def _fetch(
+        self,
+        parts: list[tuple[ReadBlock, Sequence[int] | Sequence[bool]]],
+        values: dict[str, Reading],
+        block: ReadBlock,
+        now: datetime,
+    ) -> DeviceUnavailable | None:
+        """Read one block into ``parts`` (failures into ``values``); return a link failure."""
+        try:
+            parts.append((block, self._read_block(block)))
+        except DeviceUnavailable as exc:
+            logger.warning("%s", exc)
+            self._fail(values, block.points, str(exc), now)
+            return exc if exc.code is None else None
+        except ConnectorError as exc:
+            if exc.code != ILLEGAL_ADDRESS or len(block.points) == 1:
+                logger.error("%s: %s", self.name, exc)
+                self._fail(values, block.points, str(exc), now)
+                return None
+            # Find the point the device does not have instead of losing the whole block.
+            logger.warning("%s: %s; reading its points one by one", self.name, exc)
+            for n in block.points:
+                p = self.rmap.points[n]
+                single = ReadBlock(block.table, p.address, p.count, (n,))
+                err = self._fetch(parts, values, single, now)
+                if err is not None:
+                    return err
         return None
 
     def _reading(

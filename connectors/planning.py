@@ -1,7 +1,7 @@
 """Request planning: join a map's points into as few Modbus requests as the device allows.
 
-Pure functions, no I/O: :func:`plan_reads` groups points, :func:`decode_block` decodes what one
-request returned.
+Pure functions, no I/O: :func:`plan_reads` groups points, :func:`decode_blocks` decodes what the
+requests returned.
 """
 
 from __future__ import annotations
@@ -60,28 +60,40 @@ def plan_reads(rmap: RegisterMap, names: Sequence[str] | None = None) -> list[Re
     return blocks
 
 
-def decode_block(
-    rmap: RegisterMap, block: ReadBlock, data: Sequence[int] | Sequence[bool]
+def decode_blocks(
+    rmap: RegisterMap, parts: Sequence[tuple[ReadBlock, Sequence[int] | Sequence[bool]]]
 ) -> dict[str, Value | DecodeError | None]:
-    """Decode every point of a block from the registers (bits) read for it.
+    """Decode every point of the blocks read, each from the registers (bits) read for it.
 
-    Scale-factor points are decoded first; a point whose decoding fails maps to its
-    :class:`DecodeError` instead of a value, so one bad point does not hide the others.
+    Scale-factor points are decoded first, so a point and its scale factor may come from
+    different requests. A point whose decoding fails maps to its :class:`DecodeError` instead of
+    a value, so one bad point does not hide the others.
     """
+    words_of: dict[str, Sequence[int] | Sequence[bool]] = {}
+    for block, data in parts:
+        for n in block.points:
+            p = rmap.points[n]
+            lo = p.address - block.address
+            words_of[n] = data[lo : lo + p.count]
     out: dict[str, Value | DecodeError | None] = {}
-    ordered = sorted(block.points, key=lambda n: rmap.points[n].scale_factor is not None)
+    ordered = sorted(words_of, key=lambda n: rmap.points[n].scale_factor is not None)
     for n in ordered:
-        p = rmap.points[n]
-        lo = p.address - block.address
-        words = data[lo : lo + p.count]
+        sf = rmap.points[n].scale_factor
         sf_raw: int | None = None
         try:
-            if p.scale_factor is not None:
-                sf_val = out.get(p.scale_factor)
+            if sf is not None:
+                sf_val = out.get(sf)
                 if isinstance(sf_val, DecodeError):
                     raise sf_val
                 sf_raw = sf_val if isinstance(sf_val, int) else None
-            out[n] = decode(rmap, n, words, sf_raw)
+            out[n] = decode(rmap, n, words_of[n], sf_raw)
         except DecodeError as exc:
             out[n] = exc
     return out
+
+
+def decode_block(
+    rmap: RegisterMap, block: ReadBlock, data: Sequence[int] | Sequence[bool]
+) -> dict[str, Value | DecodeError | None]:
+    """Decode the points of one block (see :func:`decode_blocks`)."""
+    return decode_blocks(rmap, [(block, data)])

@@ -258,3 +258,36 @@ def test_no_remote_request_without_a_live_heartbeat(clock):
     assert hb.failures == 1
     assert sink.reports == []
     assert dev.registers[Table.HOLDING].get(1, 0) == 0  # remote_enable never written
+
+
+def test_scale_factor_from_another_request(clock):
+    from connectors.map_files import map_from_dict
+    from connectors.planning import plan_reads
+
+    rmap = map_from_dict(
+        {
+            "model": "far",
+            "max_gap": 0,
+            "points": {
+                "w": {
+                    "table": "holding",
+                    "address": 0,
+                    "type": "int16",
+                    "scale_factor": "w_sf",
+                    "unit": "W",
+                },
+                "w_sf": {"table": "holding", "address": 50, "type": "int16"},
+            },
+        }
+    )
+    assert len(plan_reads(rmap, ["w"])) == 2
+    dev = FakeDevice(name="far", rmap=rmap, clock=clock)
+    dev.set_value("w_sf", 2)
+    dev.set_value("w", 31400.0, 2)
+    (w,) = dev.read_points(["w"])
+    assert w.quality is Quality.GOOD
+    assert w.value == pytest.approx(31400.0)
+    dev.exception_at[(Table.HOLDING, 50)] = 4  # the scale factor cannot be read
+    (w,) = dev.read_points(["w"])
+    assert w.quality is Quality.BAD
+    assert "w_sf has no value" in w.detail
