@@ -8,8 +8,8 @@ from energiemodell.timeseries import Forecast, load_forecast
 
 __all__ = [
     "Forecast",
-    "PlantState",
     "Planner",
+    "PlantState",
     "Schedule",
     "Site",
     "load_forecast",

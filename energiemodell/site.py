@@ -11,6 +11,7 @@ import hashlib
 import json
 from datetime import date, datetime, time
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,8 +60,8 @@ FORECAST_COLUMNS: dict[str, str] = {
     "demand.electricity_kw": "mean power: repeated when upsampled, averaged when downsampled",
     "demand.heat_kw": "mean power: repeated when upsampled, averaged when downsampled",
     "demand.cooling_kw": "mean power: repeated when upsampled, averaged when downsampled",
-    "pv.kw_per_kwp": "mean power per kWp: repeated when upsampled",
-    "price.day_ahead_eur_per_mwh": "price: forward-filled when upsampled, averaged when downsampled",
+    "pv.kw_per_kwp": "mean power per kWp: repeated when upsampled, averaged down",
+    "price.day_ahead_eur_per_mwh": "price: forward-filled when upsampled, averaged down",
     "weather.temp_c": "temperature: interpolated in time when upsampled",
     "weather.ghi_w_m2": "mean irradiance: repeated when upsampled",
 }
@@ -214,7 +215,7 @@ class Penalties(Model):
             self.n1_shortfall_eur_per_mwh,
             self.reserve_shortfall_eur_per_mwh,
         ]
-        if any(a <= b for a, b in zip(order, order[1:], strict=False)):
+        if any(a <= b for a, b in pairwise(order)):
             msg = "penalties must fall strictly: unserved critical > non-critical > N-1 > reserve"
             raise ValueError(msg)
         return self
@@ -335,7 +336,7 @@ class Site(Model):
                 msg = f"device {d.name!r} is bound to asset {d.asset!r}, which does not exist"
                 raise ValueError(msg)
         periods = sorted(self.tariffs, key=lambda p: p.valid_from)
-        for a, b in zip(periods, periods[1:], strict=False):
+        for a, b in pairwise(periods):
             if b.valid_from < a.valid_to:
                 msg = f"tariff periods overlap: {a.valid_from}..{a.valid_to} and {b.valid_from}"
                 raise ValueError(msg)

@@ -166,7 +166,7 @@ def _native_step(frame: pd.DataFrame, path: str) -> pd.Timedelta:
 def resample_to(frame: pd.DataFrame, index: pd.DatetimeIndex, *, path: str) -> pd.DataFrame:
     """Resample a regular frame onto ``index`` by the rules of the module docstring."""
     native = _native_step(frame, path)
-    step = pd.Timedelta(index.freq) if index.freq is not None else native
+    step = pd.Timedelta(minutes=index.freq.n) if index.freq is not None else native
     first, last_end = frame.index[0], frame.index[-1] + native
     if index[0] < first or index[-1] + step > last_end:
         msg = (

@@ -35,7 +35,9 @@ def steps(hours: float, dt_h: float) -> int:
     return math.ceil(hours / dt_h - 1e-9)
 
 
-def add_commitment(b: Any, ctx: BuildContext, *, units: int, min_up_h: float, min_down_h: float) -> None:
+def add_commitment(
+    b: Any, ctx: BuildContext, *, units: int, min_up_h: float, min_down_h: float
+) -> None:
     """Add on/start/stop variables with minimum up and down times.
 
     Notes
@@ -68,13 +70,15 @@ def add_commitment(b: Any, ctx: BuildContext, *, units: int, min_up_h: float, mi
     up, down = steps(min_up_h, ctx.dt_h), steps(min_down_h, ctx.dt_h)
     if up > 1:
         b.min_up = pyo.Constraint(
-            ctx.T, rule=lambda b, t: sum(b.start[k] for k in range(max(0, t - up + 1), t + 1)) <= b.on[t]
+            ctx.T,
+            rule=lambda b, t: sum(b.start[k] for k in range(max(0, t - up + 1), t + 1)) <= b.on[t],
         )
     if down > 1:
         b.min_down = pyo.Constraint(
             ctx.T,
-            rule=lambda b, t: sum(b.stop[k] for k in range(max(0, t - down + 1), t + 1))
-            <= units - b.on[t],
+            rule=lambda b, t: (
+                sum(b.stop[k] for k in range(max(0, t - down + 1), t + 1)) <= units - b.on[t]
+            ),
         )
 
 
@@ -149,10 +153,12 @@ def fuel_emissions(b: Any, ctx: BuildContext, fuel: Any) -> Any:
 def curve_at(curve: list[tuple[float, float]], temp_c: np.ndarray, *, asset: str) -> np.ndarray:
     """Interpolate an efficiency curve ``[(temp_c, value), ...]`` at ambient temperatures."""
     if np.isnan(temp_c).any():
-        msg = f"{asset}: its efficiency depends on temperature but the Forecast has no weather.temp_c"
+        msg = (
+            f"{asset}: its efficiency depends on temperature but the Forecast has no weather.temp_c"
+        )
         raise ModelBuildError(msg)
     xs, ys = zip(*sorted(curve), strict=True)
-    return np.interp(temp_c, xs, ys)
+    return np.asarray(np.interp(temp_c, xs, ys), dtype=float)
 
 
 def add_output(
@@ -177,14 +183,22 @@ def add_output(
     if min_pu > 0 or min_up_h > 0 or min_down_h > 0:
         add_commitment(b, ctx, units=units, min_up_h=min_up_h, min_down_h=min_down_h)
         b.max_load = pyo.Constraint(ctx.T, rule=lambda b, t: b.out_kw[t] <= max_kw * b.on[t])
-        b.min_load = pyo.Constraint(ctx.T, rule=lambda b, t: b.out_kw[t] >= min_pu * max_kw * b.on[t])
+        b.min_load = pyo.Constraint(
+            ctx.T, rule=lambda b, t: b.out_kw[t] >= min_pu * max_kw * b.on[t]
+        )
     else:
         b.avail = pyo.Param(ctx.T, mutable=True, initialize=units, within=pyo.Reals)
         b.max_load = pyo.Constraint(ctx.T, rule=lambda b, t: b.out_kw[t] <= max_kw * b.avail[t])
 
 
 def update_output(
-    b: Any, data: HorizonData, *, name: str, units: int, min_up_h: float = 0.0, min_down_h: float = 0.0
+    b: Any,
+    data: HorizonData,
+    *,
+    name: str,
+    units: int,
+    min_up_h: float = 0.0,
+    min_down_h: float = 0.0,
 ) -> None:
     """Set availability (and commitment state, if any) of an :func:`add_output` block."""
     if hasattr(b, "on"):
@@ -234,9 +248,11 @@ def add_storage(
     b.level0 = pyo.Param(mutable=True, initialize=lo, within=pyo.Reals)
     b.level_balance = pyo.Constraint(
         ctx.T,
-        rule=lambda b, t: b.level_kwh[t]
-        == keep * (b.level_kwh[t - 1] if t else b.level0)
-        + ctx.dt_h * (eta_charge * b.charge_kw[t] - b.discharge_kw[t] / eta_discharge),
+        rule=lambda b, t: (
+            b.level_kwh[t]
+            == keep * (b.level_kwh[t - 1] if t else b.level0)
+            + ctx.dt_h * (eta_charge * b.charge_kw[t] - b.discharge_kw[t] / eta_discharge)
+        ),
     )
     last = ctx.n - 1
     if not end_value:
@@ -246,7 +262,14 @@ def add_storage(
 
 
 def update_storage(
-    b: Any, data: HorizonData, *, name: str, capacity_kwh: float, lo: float, hi: float, default_pu: float
+    b: Any,
+    data: HorizonData,
+    *,
+    name: str,
+    capacity_kwh: float,
+    lo: float,
+    hi: float,
+    default_pu: float,
 ) -> float:
     """Set the initial level from the state (clipped with an alarm); return it."""
     measured = data.state.storage_kwh.get(name)

@@ -104,13 +104,26 @@ class Chp(Asset[ChpParams]):
         a_q = (q_max - q_min) / (p_max - p_min)
         return a_f, f_max - a_f * p_max, a_q, q_max - a_q * p_max
 
+    def heat_at(self, p_el_kw: float) -> float:
+        """Heat output (kW) when running at electric output ``p_el_kw``."""
+        _, _, a_q, b_q = self._curves()
+        return a_q * p_el_kw + b_q
+
+    def power_for_heat(self, q_kw: float) -> float:
+        """Electric output (kW) that yields heat ``q_kw`` (clipped to the load range)."""
+        p = self.params
+        _, _, a_q, b_q = self._curves()
+        return min(max((q_kw - b_q) / a_q, p.p_el_min_pu * p.p_el_max_kw), p.p_el_max_kw)
+
     def build(self, b: Any, ctx: BuildContext) -> None:
         p = self.params
         c.add_commitment(b, ctx, units=1, min_up_h=p.min_up_h, min_down_h=p.min_down_h)
         c.add_fuel_prices(b, ctx)
         b.p_el_kw = pyo.Var(ctx.T, bounds=(0, p.p_el_max_kw))
         p_min = p.p_el_min_pu * p.p_el_max_kw
-        b.max_load = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_el_kw[t] <= p.p_el_max_kw * b.on[t])
+        b.max_load = pyo.Constraint(
+            ctx.T, rule=lambda b, t: b.p_el_kw[t] <= p.p_el_max_kw * b.on[t]
+        )
         b.min_load = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_el_kw[t] >= p_min * b.on[t])
         a_f, b_f, a_q, b_q = self._curves()
         b.fuel_kw = [a_f * b.p_el_kw[t] + b_f * b.on[t] for t in ctx.T]
@@ -193,7 +206,7 @@ class Chp(Asset[ChpParams]):
         return b.kwkg_kw[t] if self.params.kwkg is not None else None
 
     def capacity_kw(self, carrier: Carrier) -> float:
-        a_f, b_f, a_q, b_q = self._curves()
+        _, _, a_q, b_q = self._curves()
         p = self.params
         return {Carrier.ELECTRICITY: p.p_el_max_kw, Carrier.HEAT: a_q * p.p_el_max_kw + b_q}.get(
             carrier, 0.0
@@ -201,4 +214,3 @@ class Chp(Asset[ChpParams]):
 
     def start_time_min(self) -> float:
         return self.params.start_time_min
-

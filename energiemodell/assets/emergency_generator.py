@@ -76,7 +76,7 @@ class EmergencyGenerator(Asset[EmergencyGeneratorParams]):
 
 def pd_utc(ts: datetime, tz: str) -> Any:
     """A naive local or aware datetime as a UTC pandas Timestamp."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     stamp = pd.Timestamp(ts)
     if stamp.tzinfo is None:

@@ -9,7 +9,6 @@ import numpy as np
 import pyomo.environ as pyo
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
-from energiemodell.assets import _common as c
 from energiemodell.assets.base import Asset, AssetParams, BuildContext, Carrier, register
 from energiemodell.model.data import HorizonData
 
@@ -79,8 +78,9 @@ class FlexibleLoad(Asset[FlexibleLoadParams]):
         b.min_power = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_kw[t] >= p.p_min_kw * b.inwin[t])
         b.energy = pyo.Constraint(
             b.K,
-            rule=lambda b, k: ctx.dt_h * sum(b.member[k, t] * b.p_kw[t] for t in ctx.T)
-            == b.required[k],
+            rule=lambda b, k: (
+                ctx.dt_h * sum(b.member[k, t] * b.p_kw[t] for t in ctx.T) == b.required[k]
+            ),
         )
         if p.critical:
             b.fixed = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_kw[t] == b.base[t])

@@ -61,8 +61,11 @@ class Grid(Asset[GridParams]):
         b.rise_kw = pyo.Var([0, 1], bounds=(0, None))
         b.peak = pyo.Constraint(
             ctx.T,
-            rule=lambda b, t: b.counts[t] * b.import_kw[t]
-            <= b.seg0[t] * (b.threshold[0] + b.rise_kw[0]) + b.seg1[t] * (b.threshold[1] + b.rise_kw[1]),
+            rule=lambda b, t: (
+                b.counts[t] * b.import_kw[t]
+                <= b.seg0[t] * (b.threshold[0] + b.rise_kw[0])
+                + b.seg1[t] * (b.threshold[1] + b.rise_kw[1])
+            ),
         )
 
     def update(self, b: Any, ctx: BuildContext, data: HorizonData) -> None:

@@ -37,9 +37,13 @@ class Pv(Asset[PvParams]):
         b.p_el_kw = pyo.Var(ctx.T, bounds=(0, None))
         b.avail_kw = pyo.Param(ctx.T, mutable=True, initialize=0.0, within=pyo.Reals)
         if self.params.curtailable:
-            b.forecast_limit = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_el_kw[t] <= b.avail_kw[t])
+            b.forecast_limit = pyo.Constraint(
+                ctx.T, rule=lambda b, t: b.p_el_kw[t] <= b.avail_kw[t]
+            )
         else:
-            b.forecast_limit = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_el_kw[t] == b.avail_kw[t])
+            b.forecast_limit = pyo.Constraint(
+                ctx.T, rule=lambda b, t: b.p_el_kw[t] == b.avail_kw[t]
+            )
 
     def update(self, b: Any, ctx: BuildContext, data: HorizonData) -> None:
         profile = data.pv_kw_per_kwp

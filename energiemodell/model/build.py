@@ -77,18 +77,19 @@ def build_model(site: Site, n: int) -> BuiltModel:
     m.shed_crit = pyo.Var(m.C, ctx.T, bounds=(0, None))
     m.shed_other = pyo.Var(m.C, ctx.T, bounds=(0, None))
     m.surplus = pyo.Var(m.C, ctx.T, bounds=(0, None))
-    m.crit_limit = pyo.Constraint(m.C, ctx.T, rule=lambda m, c, t: m.shed_crit[c, t] <= m.crit_max[c, t])
+    m.crit_limit = pyo.Constraint(
+        m.C, ctx.T, rule=lambda m, c, t: m.shed_crit[c, t] <= m.crit_max[c, t]
+    )
     m.other_limit = pyo.Constraint(
         m.C, ctx.T, rule=lambda m, c, t: m.shed_other[c, t] <= m.other_max[c, t]
     )
     m.balance = pyo.Constraint(
         m.C,
         ctx.T,
-        rule=lambda m, c, t: sum(flows[Carrier(c)][t])
-        + m.shed_crit[c, t]
-        + m.shed_other[c, t]
-        - m.surplus[c, t]
-        == m.demand[c, t],
+        rule=lambda m, c, t: (
+            sum(flows[Carrier(c)][t]) + m.shed_crit[c, t] + m.shed_other[c, t] - m.surplus[c, t]
+            == m.demand[c, t]
+        ),
     )
     _link_subsidised_export(m, ctx, assets)
     _break_symmetry(m, ctx, assets)
@@ -106,13 +107,15 @@ def _link_subsidised_export(m: Any, ctx: BuildContext, assets: dict[str, Asset[A
         return
     m.subsidised_le_export = pyo.Constraint(
         ctx.T,
-        rule=lambda m, t: sum(a.subsidised_export_kw(m.asset[n], t) for n, a in sub)
-        <= sum(a.export_kw(m.asset[n], t) for n, a in exp),
+        rule=lambda m, t: (
+            pyo.quicksum([a.subsidised_export_kw(m.asset[n], t) for n, a in sub])
+            <= pyo.quicksum([a.export_kw(m.asset[n], t) for n, a in exp])
+        ),
     )
 
 
 def _symmetry_key(a: Asset[Any]) -> str:
-    return a.params.model_dump_json(exclude={"name", "description"})
+    return str(a.params.model_dump_json(exclude={"name", "description"}))
 
 
 def _break_symmetry(m: Any, ctx: BuildContext, assets: dict[str, Asset[Any]]) -> None:
@@ -134,8 +137,9 @@ def _break_symmetry(m: Any, ctx: BuildContext, assets: dict[str, Asset[Any]]) ->
     m.symmetry = pyo.Constraint(
         m.SYM,
         ctx.T,
-        rule=lambda m, k, t: m.asset[pairs[k][1]].on[t]
-        <= m.asset[pairs[k][0]].on[t] + m.sym_relax[k, t],
+        rule=lambda m, k, t: (
+            m.asset[pairs[k][1]].on[t] <= m.asset[pairs[k][0]].on[t] + m.sym_relax[k, t]
+        ),
     )
 
 

@@ -8,11 +8,10 @@ is priced correctly. All prices here are EUR/kWh (the model's unit); files say E
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-
-from typing import TYPE_CHECKING
 
 from energiemodell.assets.base import Carrier
 from energiemodell.errors import SiteError
@@ -82,7 +81,7 @@ def _in_windows(site: Site, local: pd.DatetimeIndex, tariffs: list[TariffPeriod]
 
 
 def _holidays(site: Site, years: set[int]) -> set[object]:
-    import holidays  # noqa: PLC0415  (import cost only when windows are used)
+    import holidays
 
     loc = site.location
     country = loc.country if loc else "DE"
@@ -135,8 +134,11 @@ def horizon_data(site: Site, forecast: pd.DataFrame, state: PlantState) -> Horiz
     )
     export = np.array(
         [
-            da if e.export_price == "day_ahead" else e.export_fixed_eur_per_mwh
-            if e.export_price == "fixed" else 0.0
+            da
+            if e.export_price == "day_ahead"
+            else e.export_fixed_eur_per_mwh
+            if e.export_price == "fixed"
+            else 0.0
             for da, e in zip(day_ahead, el, strict=True)
         ]
     )

@@ -54,6 +54,8 @@ def binding_limits(built: BuiltModel, frame: pd.DataFrame) -> dict[str, list[str
             blk = getattr(m, f"n1_{key}")
             if any(blk.cover[u, t].lslack() < TOL for u in blk.U):
                 short = row.get(f"n1.{key}_shortfall_kw", 0.0)
-                words.append(f"N-1 {key} binding" + (f" (short {short:.0f} kW)" if short > TOL else ""))
+                words.append(
+                    f"N-1 {key} binding" + (f" (short {short:.0f} kW)" if short > TOL else "")
+                )
         out[ts.isoformat()] = words
     return out

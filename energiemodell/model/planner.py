@@ -32,7 +32,7 @@ class Planner:
     instance.
     """
 
-    def __init__(self, site: Site, n: int) -> None:
+    def __init__(self, site: Site, n: int, *, fixed_dispatch: bool = False) -> None:
         t0 = time.perf_counter()
         self.site = site
         self.n = n
@@ -42,6 +42,7 @@ class Planner:
             mip_gap_pu=site.control.mip_gap_pu,
             threads=site.control.threads,
             seed=site.control.seed,
+            fixed_dispatch=fixed_dispatch,
         )
         self.build_s = time.perf_counter() - t0
         self._site_hash = site.content_hash()
@@ -92,12 +93,44 @@ class Planner:
         self._last = (data.index, [(v, v.value) for v in self._discrete if v.value is not None])
         return schedule
 
+    def evaluate(
+        self, forecast: pd.DataFrame, state: PlantState, decisions: pd.DataFrame
+    ) -> Schedule:
+        """Cost a given dispatch (e.g. the heat-led rules) with the planner's own accounting.
+
+        Every decision column (``chp1.p_el_kw``, ``boilers.on``, ...) fixes the model variable of
+        that name; the grid, the slacks and what follows from the fixed values stay free, so
+        costs, penalties and KPIs are computed exactly as for an optimised plan. Needs a
+        Planner built with ``fixed_dispatch=True``.
+        """
+        data = horizon_data(self.site, forecast, state)
+        update_model(self.built, data)
+        m = self.model
+        if hasattr(m, "sym_relax"):
+            for key in m.sym_relax:
+                m.sym_relax[key] = 1.0
+        for name, a in self.built.assets.items():
+            for q, items in a.outputs(m.asset[name]).items():
+                col = f"{name}.{q}"
+                if col not in decisions or not isinstance(items, pyo.Var):
+                    continue
+                values = decisions[col].to_numpy(dtype=float)
+                for t in range(self.n):
+                    items[t].fix(float(values[t]))
+        outcome = self.solver.solve(m)
+        if not outcome.has_solution:
+            return self._no_plan(data, outcome, 0.0)
+        schedule = self._extract(data, outcome)
+        schedule.origin = "heat_led"
+        schedule.timings = {"solve_s": outcome.solve_s}
+        return schedule
+
     def _warm_start(self, index: pd.DatetimeIndex) -> list[tuple[Any, float]] | None:
         """The previous plan's integer decisions shifted to the new horizon start."""
         if self._last is None:
             return None
         prev_index, values = self._last
-        shift = int(round((index[0] - prev_index[0]) / pd.Timedelta(minutes=self.site.step_min)))
+        shift = round((index[0] - prev_index[0]) / pd.Timedelta(minutes=self.site.step_min))
         if shift < 0 or shift >= self.n:
             return None
         start: list[tuple[Any, float]] = []
@@ -116,7 +149,9 @@ class Planner:
     def _model_size(self) -> dict[str, int]:
         m = self.model
         n_vars = sum(1 for _ in m.component_data_objects(pyo.Var, descend_into=True))
-        n_cons = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+        n_cons = sum(
+            1 for _ in m.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+        )
         return {"variables": n_vars, "binaries": len(self._discrete), "constraints": n_cons}
 
     def _no_plan(self, data: HorizonData, outcome: SolveOutcome, build_s: float) -> Schedule:
@@ -184,7 +219,9 @@ class Planner:
             short = frame[f"n1.{key}_shortfall_kw"].to_numpy()
             if (short > 1e-6).any():
                 first = data.index[short > 1e-6][0].isoformat()
-                alarms.append(f"N-1 {key} not secured in {int((short > 1e-6).sum())} intervals from {first}")
+                alarms.append(
+                    f"N-1 {key} not secured in {int((short > 1e-6).sum())} intervals from {first}"
+                )
         for k, v in penalties.items():
             if k.startswith(("reserve", "storage_end")) and v > 1e-6:
                 alarms.append(f"penalty {k}: {v:.2f} EUR")
@@ -216,7 +253,9 @@ class Planner:
         rows = [m.balance[str(c), t] for c in self.built.carriers for t in range(n)]
         duals = self.solver.lp_duals(rows)
         if duals is None:
-            schedule.alarms.append("marginal prices unavailable: the fixed-integer LP did not solve")
+            schedule.alarms.append(
+                "marginal prices unavailable: the fixed-integer LP did not solve"
+            )
             return
         for i, c in enumerate(self.built.carriers):
             schedule.frame[f"price.{c}_eur_per_mwh"] = duals[i * n : (i + 1) * n] * 1000 / dt
@@ -226,8 +265,14 @@ def compute_kpis(built: BuiltModel, sched: Schedule, data: HorizonData) -> dict[
     """KPIs: cost, CO2, peak, full-load hours and starts, storage cycles, self-supply share."""
     frame, dt, m = sched.frame, data.dt_h, built.model
     kpis: dict[str, float] = {"cost_eur": sched.cost_eur, "co2_t": sched.co2_t}
-    imp = sum((frame[c] for c in frame.columns if c.endswith(".import_kw")), start=pd.Series(0.0, index=frame.index))
-    exp = sum((frame[c] for c in frame.columns if c.endswith(".export_kw")), start=pd.Series(0.0, index=frame.index))
+    imp = sum(
+        (frame[c] for c in frame.columns if c.endswith(".import_kw")),
+        start=pd.Series(0.0, index=frame.index),
+    )
+    exp = sum(
+        (frame[c] for c in frame.columns if c.endswith(".export_kw")),
+        start=pd.Series(0.0, index=frame.index),
+    )
     kpis["peak_import_kw"] = float(imp.max()) if len(imp) else 0.0
     kpis["import_kwh"] = float(imp.sum() * dt)
     kpis["export_kwh"] = float(exp.sum() * dt)

@@ -111,8 +111,14 @@ class Schedule:
     def local_frame(self, tz: str) -> pd.DataFrame:
         """The frame with a leading ``local_time`` column (site time, with offset)."""
         out = self.frame.copy()
-        out.insert(0, "local_time", [ts.isoformat() for ts in self.frame.index.tz_convert(tz)])
-        out.index = pd.Index([ts.isoformat().replace("+00:00", "Z") for ts in out.index], name="timestamp")
+        out.insert(
+            0,
+            "local_time",
+            [ts.isoformat() for ts in pd.DatetimeIndex(self.frame.index).tz_convert(tz)],
+        )
+        out.index = pd.Index(
+            [ts.isoformat().replace("+00:00", "Z") for ts in out.index], name="timestamp"
+        )
         return out
 
     def write(self, out_dir: Path, tz: str) -> list[Path]:
@@ -180,11 +186,15 @@ class Schedule:
 
 def column_values(items: Any, n: int) -> np.ndarray:
     """Values of an indexed variable, a list of expressions or an indexed parameter."""
-    import pyomo.environ as pyo  # noqa: PLC0415
+    import pyomo.environ as pyo
 
     seq = list(items.values()) if hasattr(items, "values") else list(items)
     out = np.empty(n)
     for t, x in enumerate(seq[:n]):
-        v = getattr(x, "value", None) if not hasattr(x, "is_expression_type") or not x.is_expression_type() else None
+        v = (
+            getattr(x, "value", None)
+            if not hasattr(x, "is_expression_type") or not x.is_expression_type()
+            else None
+        )
         out[t] = float(v) if v is not None else float(pyo.value(x, exception=False) or 0.0)
     return out

@@ -61,8 +61,10 @@ def add_security(built: BuiltModel) -> None:
         m.reserve = pyo.Constraint(
             m.RES,
             ctx.T,
-            rule=lambda m, r, t: m.asset[r].level_kwh[t] + m.reserve_short[r, t]
-            >= built.assets[r].params.backup_reserve_kwh,
+            rule=lambda m, r, t: (
+                m.asset[r].level_kwh[t] + m.reserve_short[r, t]
+                >= built.assets[r].params.backup_reserve_kwh
+            ),
         )
         price = built.site.penalties.reserve_shortfall_eur_per_mwh / 1000 * ctx.dt_h
         built.penalty_terms["reserve_shortfall"] = price * pyo.quicksum(m.reserve_short.values())
@@ -80,12 +82,11 @@ def _add_n1(built: BuiltModel, carrier: Carrier) -> None:
         on = a.commitment(b)
         fast = on is None or a.start_time_min() <= rules.response_time_min
         producers.append((name, cap, a.units(), on, fast))
-    stores = [
-        (name, a.storage_bridge(m.asset[name], 0))
-        for name, a in built.assets.items()
-        if a.storage_bridge(m.asset[name], 0) is not None
-    ]
-    stores = [(n, s) for n, s in stores if s is not None and s[0] == carrier]
+    stores: list[tuple[str, tuple[Carrier, Any, Any, float]]] = []
+    for name, a in built.assets.items():
+        spec0 = a.storage_bridge(m.asset[name], 0)
+        if spec0 is not None and spec0[0] == carrier:
+            stores.append((name, spec0))
     blk = pyo.Block()
     setattr(m, f"n1_{key}", blk)
     blk.U = pyo.Set(initialize=[p[0] for p in producers], ordered=True)
@@ -117,10 +118,10 @@ def _add_n1(built: BuiltModel, carrier: Carrier) -> None:
 
     blk.S = pyo.Set(initialize=[s[0] for s in stores], ordered=True)
     blk.bridge = pyo.Var(blk.S, ctx.T, bounds=(0, None))
-    bridges = {n: s for n, s in stores}
+    bridges = dict(stores)
 
     def bridge_power(blk: Any, s: str, t: int) -> Any:
-        _, _, avail, p_max = built.assets[s].storage_bridge(m.asset[s], t) or bridges[s]
+        _, _, avail, p_max = bridges[s]
         return blk.bridge[s, t] <= p_max * avail
 
     def bridge_energy(blk: Any, s: str, t: int) -> Any:

@@ -44,9 +44,17 @@ class HighsSolver:
     changed parameter values, so a re-plan costs the data update plus HiGHS itself.
     """
 
-    def __init__(self, *, time_limit_s: float, mip_gap_pu: float, threads: int, seed: int) -> None:
+    def __init__(
+        self,
+        *,
+        time_limit_s: float,
+        mip_gap_pu: float,
+        threads: int,
+        seed: int,
+        fixed_dispatch: bool = False,
+    ) -> None:
         try:
-            from pyomo.contrib.solver.solvers.highs import Highs  # noqa: PLC0415
+            from pyomo.contrib.solver.solvers.highs import Highs
         except ImportError as exc:  # pragma: no cover - highspy is a dependency
             msg = f"HiGHS interface not available: {exc}"
             raise SolveError(msg) from exc
@@ -68,7 +76,7 @@ class HighsSolver:
         au.check_for_new_or_removed_params = False
         au.check_for_new_objective = False
         au.update_constraints = False
-        au.update_vars = False
+        au.update_vars = fixed_dispatch  # only evaluation fixes variables between solves
         au.update_named_expressions = False
         self._opt = opt
         self._model: Any = None
@@ -76,12 +84,12 @@ class HighsSolver:
     @property
     def highs(self) -> Any:
         """The underlying ``highspy.Highs`` object (after the first solve)."""
-        return self._opt._solver_model  # noqa: SLF001
+        return self._opt._solver_model
 
     def solve(self, model: Any, *, start: list[tuple[Any, float]] | None = None) -> SolveOutcome:
         """Solve ``model``; load the best solution found into its variables."""
-        from pyomo.common.tee import capture_output  # noqa: PLC0415
-        from pyomo.contrib.solver.common.results import TerminationCondition  # noqa: PLC0415
+        from pyomo.common.tee import capture_output
+        from pyomo.contrib.solver.common.results import TerminationCondition
 
         t0 = time.perf_counter()
         try:
@@ -97,7 +105,9 @@ class HighsSolver:
                 logger.debug("HiGHS: %s", out.getvalue().strip()[:2000])
         except Exception as exc:  # the solver crashed: the caller falls back
             logger.exception("HiGHS failed")
-            return SolveOutcome(SolveStatus.ERROR, False, None, None, None, time.perf_counter() - t0, str(exc))
+            return SolveOutcome(
+                SolveStatus.ERROR, False, None, None, None, time.perf_counter() - t0, str(exc)
+            )
         elapsed = time.perf_counter() - t0
         tc = res.termination_condition
         has = res.incumbent_objective is not None
@@ -123,7 +133,7 @@ class HighsSolver:
 
     def _set_start(self, start: list[tuple[Any, float]]) -> None:
         """Pass a (partial) start solution to HiGHS, e.g. the previous plan shifted."""
-        vmap = self._opt._pyomo_var_to_solver_var_map  # noqa: SLF001
+        vmap = self._opt._pyomo_var_to_solver_var_map
         idx, vals = [], []
         for var, val in start:
             j = vmap.get(id(var))
@@ -140,8 +150,8 @@ class HighsSolver:
 
         Solved on a copy of the HiGHS model, so the MIP instance and its state are untouched.
         """
-        import highspy  # noqa: PLC0415
-        from pyomo.common.tee import capture_output  # noqa: PLC0415
+        import highspy
+        from pyomo.common.tee import capture_output
 
         h = self.highs
         sol = h.getSolution()
@@ -151,7 +161,7 @@ class HighsSolver:
         col_value = np.asarray(sol.col_value)
         integ = np.asarray(lp.integrality_)
         with capture_output(capture_fd=True):  # HiGHS prints a banner on construction
-            copy = highspy.Highs()
+            copy = highspy.Highs()  # type: ignore[no-untyped-call]
             copy.setOptionValue("output_flag", False)
             copy.passModel(lp)
             if len(integ):
@@ -165,5 +175,5 @@ class HighsSolver:
         if copy.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         duals = np.asarray(copy.getSolution().row_dual)
-        cmap = self._opt._pyomo_con_to_solver_con_map  # noqa: SLF001
+        cmap = self._opt._pyomo_con_to_solver_con_map
         return np.array([duals[cmap[r]] for r in rows])

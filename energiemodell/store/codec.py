@@ -74,6 +74,6 @@ def pack_json(document: object) -> bytes:
     return zlib.compress(json.dumps(document, allow_nan=True).encode("utf-8"), _LEVEL)
 
 
-def unpack_json(blob: bytes) -> Any:  # noqa: ANN401  (any JSON document)
+def unpack_json(blob: bytes) -> Any:
     """Unpack a document packed by :func:`pack_json`."""
     return json.loads(zlib.decompress(blob).decode("utf-8"))

@@ -132,7 +132,7 @@ def _configure_sqlite(engine: Engine) -> None:
     """WAL, busy timeout and explicit BEGIN (IMMEDIATE for writes) on every connection."""
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: object) -> None:  # noqa: ANN401  (DB-API)
+    def _on_connect(dbapi_conn: Any, _record: object) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN would
         # defer the write lock and fail with "database is locked" on upgrade).
         dbapi_conn.isolation_level = None

@@ -247,6 +247,57 @@ def rows_between(
     return [dict(r._mapping) for r in rows]
 
 
+def writes_between(*, db: Database, start: datetime, end: datetime) -> list[SetpointWriteRecord]:
+    """Setpoint writes with ``start <= ts < end``, oldest first."""
+    rows = rows_between(db=db, table=writes_t, start=start, end=end)
+    return [SetpointWriteRecord(**r) for r in rows]
+
+
+def operator_actions_between(
+    *, db: Database, start: datetime, end: datetime
+) -> list[OperatorActionRecord]:
+    """Operator actions with ``start <= ts < end``, oldest first."""
+    return [
+        OperatorActionRecord(**r)
+        for r in rows_between(db=db, table=actions_t, start=start, end=end)
+    ]
+
+
+def scenario_runs_between(
+    *, db: Database, start: datetime, end: datetime
+) -> list[ScenarioRunRecord]:
+    """Scenario runs started with ``start <= started_at < end``, oldest first."""
+    rows = rows_between(db=db, table=scenario_runs_t, start=start, end=end, ts_column="started_at")
+    return [ScenarioRunRecord(**r) for r in rows]
+
+
+def active_overrides(*, db: Database, at: datetime) -> list[OperatorActionRecord]:
+    """Return the overrides in force at ``at``: inside their window and not released since.
+
+    A ``release`` action ends every earlier override of the same target (or of every target,
+    when the release names none).
+    """
+    a = actions_t
+    with db.read() as conn:
+        overrides = conn.execute(
+            select(a)
+            .where(a.c.action == "override", a.c.ts <= at, a.c.valid_from <= at, a.c.valid_to > at)
+            .order_by(a.c.ts, a.c.id)
+        ).all()
+        if not overrides:
+            return []
+        releases = conn.execute(
+            select(a.c.ts, a.c.target).where(
+                a.c.action == "release", a.c.ts <= at, a.c.ts >= min(o.ts for o in overrides)
+            )
+        ).all()
+    return [
+        OperatorActionRecord(**o._mapping)
+        for o in overrides
+        if not any(r.ts >= o.ts and r.target in (None, o.target) for r in releases)
+    ]
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     """One entry of the audit trail."""

@@ -235,14 +235,14 @@ def schedule_content(*, db: Database, schedule_id: int) -> dict[str, Any]:
     return content
 
 
-def _default_factory(content: dict[str, Any]) -> Any:  # noqa: ANN401  (Schedule, lazily)
+def _default_factory(content: dict[str, Any]) -> Any:
     from energiemodell.model.schedule import Schedule  # type: ignore[import-not-found,unused-ignore]
 
     return Schedule.from_dict(content)
 
 
 @overload
-def latest_schedule(*, db: Database, at: datetime) -> Any: ...  # noqa: ANN401  (Schedule)
+def latest_schedule(*, db: Database, at: datetime) -> Any: ...
 @overload
 def latest_schedule(
     *, db: Database, at: datetime, factory: Callable[[dict[str, Any]], T]
