@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from energiemodell.store import (
     ReadingRow,
     acknowledge_alarm,
+    active_overrides,
     aggregate_readings,
     aggregates_between,
     alarms_between,
@@ -20,6 +21,7 @@ from energiemodell.store import (
     forecasts_issued,
     latest_schedule,
     latest_schedule_info,
+    operator_actions_between,
     raise_alarm,
     readings_between,
     save_forecast,
@@ -28,12 +30,13 @@ from energiemodell.store import (
     save_scenario_run,
     save_schedule,
     save_write,
+    scenario_runs_between,
     schedule_content,
     schedule_frame,
     schedule_versions,
     site_content,
+    writes_between,
 )
-from energiemodell.store.events import rows_between, scenario_runs_t, writes_t
 from energiemodell.store.schedules import sites_t
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -286,18 +289,19 @@ def test_writes_actions_alarms_scenarios_and_audit_trail(db, make_schedule, sche
         report_location="/srv/reports/bigger_tes.html",
     )
 
-    writes = rows_between(db=db, table=writes_t, start=T0, end=T0 + timedelta(hours=1))
-    assert [r["id"] for r in writes] == [w, w2]
-    assert writes[0]["read_back"] == 800.0
-    assert writes[0]["schedule_id"] == sid
-    assert writes[1]["read_back"] is None
-    assert writes[1]["result"] == "read_back_differs"
-    assert writes[0]["ts"] == T0
-    runs = rows_between(
-        db=db, table=scenario_runs_t, start=T0, end=T0 + timedelta(hours=1), ts_column="started_at"
-    )
-    assert runs[0]["kpis"] == {"cost_eur": 1.5e6}
-    assert runs[0]["spec"] == {"base_site": "reference_campus"}
+    writes = writes_between(db=db, start=T0, end=T0 + timedelta(hours=1))
+    assert [r.id for r in writes] == [w, w2]
+    assert writes[0].read_back == 800.0
+    assert writes[0].schedule_id == sid
+    assert writes[1].read_back is None
+    assert writes[1].result == "read_back_differs"
+    assert writes[0].ts == T0
+    assert writes[0].point == "p_el_setpoint_kw"
+    runs = scenario_runs_between(db=db, start=T0, end=T0 + timedelta(hours=1))
+    assert [r.id for r in runs] == [run]
+    assert runs[0].kpis == {"cost_eur": 1.5e6}
+    assert runs[0].report_location == "/srv/reports/bigger_tes.html"
+    assert runs[0].spec == {"base_site": "reference_campus"}
 
     alarms = alarms_between(db=db, start=T0, end=T0 + timedelta(hours=1))
     assert [(a.id, a.acknowledged_by, a.acknowledged_at) for a in alarms] == [
@@ -347,3 +351,36 @@ def test_the_real_schedule_round_trips_through_the_default_factory(db):
     assert back.to_dict() == plan.to_dict()
     assert latest_schedule_info(db=db, at=T0).total_cost_eur == pytest.approx(1972.75)
     assert latest_schedule_info(db=db, at=T0).id == sid
+
+
+def test_active_overrides_respect_their_window_and_releases(db):
+    def override(minutes, target, hours):
+        return save_operator_action(
+            db=db, ts=T0 + timedelta(minutes=minutes), actor="op", action="override",
+            reason="test", target=target, value=0.0,
+            valid_from=T0 + timedelta(minutes=minutes), valid_to=T0 + timedelta(hours=hours),
+        )  # fmt: skip
+
+    boiler = override(0, "boiler2.q_kw", 4)
+    chp = override(5, "chp1.p_el_kw", 1)
+    save_operator_action(db=db, ts=T0 + timedelta(minutes=30), actor="op", action="release",
+                         reason="maintenance done", target="boiler2.q_kw")  # fmt: skip
+    assert [o.id for o in active_overrides(db=db, at=T0 + timedelta(minutes=10))] == [boiler, chp]
+    assert [o.id for o in active_overrides(db=db, at=T0 + timedelta(minutes=40))] == [chp]
+    assert active_overrides(db=db, at=T0 + timedelta(hours=2)) == []
+    again = override(180, "boiler2.q_kw", 5)  # a new override after the release is in force
+    assert [o.id for o in active_overrides(db=db, at=T0 + timedelta(hours=3, minutes=1))] == [again]
+    save_operator_action(db=db, ts=T0 + timedelta(hours=3, minutes=2), actor="op",
+                         action="release", reason="all back to the plan")  # fmt: skip
+    assert active_overrides(db=db, at=T0 + timedelta(hours=3, minutes=3)) == []
+    actions = operator_actions_between(db=db, start=T0, end=T0 + timedelta(hours=4))
+    assert [a.action for a in actions] == ["override", "override", "release", "override", "release"]
+    assert actions[0].valid_to == T0 + timedelta(hours=4)
+
+
+def test_the_public_api_is_exported():
+    import energiemodell.store as store
+
+    assert len(set(store.__all__)) == len(store.__all__)
+    for name in store.__all__:
+        assert getattr(store, name) is not None
