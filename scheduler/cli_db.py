@@ -86,6 +86,8 @@ def upgrade_cmd(db: DbOpt = None) -> None:
         after = current_revision(db=handle)
     except SQLAlchemyError as exc:
         _exit(1, f"{_shown(handle.url)}: upgrade failed: {exc.__class__.__name__}: {exc}")
+    except StoreError as exc:
+        _exit(1, f"{_shown(handle.url)}: upgrade failed: {exc}")
     finally:
         handle.dispose()
     typer.echo(

@@ -168,11 +168,24 @@ def upgrade(*, db: Database, revision: str = "head") -> None:
 
     A new, empty database gets the whole schema; an older one is migrated in place, keeping
     its rows.
+
+    Raises
+    ------
+    StoreError
+        The database is at a revision this software does not know (made by a newer version).
     """
     from alembic import command
+    from alembic.util.exc import CommandError
 
     before = current_revision(db=db)
-    command.upgrade(_alembic_config(db.engine), revision)
+    try:
+        command.upgrade(_alembic_config(db.engine), revision)
+    except CommandError as exc:
+        msg = (
+            f"cannot migrate {db!r} from revision {before} to {revision}: {exc} "
+            f"(this software knows revisions up to {head_revision()}; is the database newer?)"
+        )
+        raise StoreError(msg) from None
     logger.info("store schema of %r: %s -> %s", db, before, current_revision(db=db))
 
 

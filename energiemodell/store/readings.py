@@ -92,6 +92,9 @@ def save_readings(*, db: Database, rows: Iterable[ReadingRow]) -> int:
     """
     params = [r._asdict() for r in rows]
     for p in params:
+        if p["ts"].tzinfo is None or p["ts"].utcoffset() is None:
+            msg = f"{p['device']}.{p['point']}: naive datetime {p['ts'].isoformat()}: use aware UTC"
+            raise ValueError(msg)
         if p["quality"] not in QUALITIES:
             msg = f"{p['device']}.{p['point']}: quality {p['quality']!r} not in {QUALITIES}"
             raise ValueError(msg)

@@ -70,6 +70,17 @@ def test_bad_urls_are_bad_input(url: str, needle: str):
     assert needle in result.output
 
 
+def test_a_database_from_newer_software_is_refused_at_run_time(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'newer.sqlite'}"
+    assert run("upgrade", "--db", url).exit_code == 0
+    with open_db(url).engine.begin() as conn:
+        conn.exec_driver_sql("update alembic_version set version_num = '0999'")
+    result = run("upgrade", "--db", url)
+    assert result.exit_code == 1
+    assert "revision 0999" in result.output
+    assert "is the database newer?" in result.output
+
+
 def test_unreachable_postgresql_is_a_run_time_failure():
     result = run(
         "upgrade", "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:9/none?connect_timeout=2"

@@ -84,7 +84,7 @@ def test_naive_timestamps_and_unknown_quality_are_refused(db):
     with pytest.raises(ValueError, match="quality"):
         save_readings(db=db, rows=[ReadingRow(T0, "d", "p", "q.x_kw", 1.0, "fine")])
     naive = datetime(2025, 3, 1, 12, 0)
-    with pytest.raises(Exception, match="naive datetime"):
+    with pytest.raises(ValueError, match="naive datetime"):
         save_readings(db=db, rows=[ReadingRow(naive, "d", "p", "q.x_kw", 1.0, "good")])
     assert readings_between(db=db, start=T0 - timedelta(days=1), end=T0 + timedelta(days=1)).empty
 
