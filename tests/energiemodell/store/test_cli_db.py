@@ -228,3 +228,18 @@ def test_export_from_a_missing_or_empty_database_fails_at_run_time(tmp_path: Pat
     result = run("export", "--db", f"sqlite:///{empty}", *args)
     assert result.exit_code == 1
     assert "no store schema here" in result.output
+
+
+@pytest.mark.parametrize("table", ["readings", "aggregates", "schedules", "writes", "audit"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_of_an_empty_period_writes_only_the_header(sqlite_db, tmp_path: Path, table, fmt):
+    out = tmp_path / f"empty.{fmt}"
+    result = run("export", "--db", sqlite_db.url, "--table", table, "--from", "2030-01-01",
+                 "--to", "2030-01-02", "--format", fmt, "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"exported 0 {table} rows" in result.output
+    frame = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+    assert frame.empty
+    assert (
+        "timestamp" if table == "aggregates" else "ts" if table != "schedules" else "id"
+    ) in frame.columns
