@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Row, Select, Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from energiemodell.store import codec
 from energiemodell.store.db import Database
@@ -152,15 +154,13 @@ def save_schedule(
     costs = {str(k): float(v) for k, v in schedule.costs.items()}
     now = datetime.now(UTC)
     with db.write() as conn:
-        known = conn.execute(
-            select(sites_t.c.site_hash).where(sites_t.c.site_hash == schedule.site_hash)
-        ).first()
-        if known is None:
-            conn.execute(
-                insert(sites_t).values(
-                    site_hash=schedule.site_hash, content_yaml=site_yaml, first_seen=now
-                )
-            )
+        # ON CONFLICT: two planners saving the same new site at once must both succeed
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            dialect_insert(sites_t)
+            .values(site_hash=schedule.site_hash, content_yaml=site_yaml, first_seen=now)
+            .on_conflict_do_nothing(index_elements=["site_hash"])
+        )
         new_id: int = conn.execute(
             insert(schedules_t)
             .values(

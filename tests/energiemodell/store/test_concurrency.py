@@ -208,3 +208,30 @@ def test_an_error_in_the_middle_of_saving_a_schedule_rolls_everything_back(db, m
     assert _count(db, schedules_t) == 0
     time.sleep(0)  # nothing pending: the next write goes through at once
     save_readings(db=db, rows=[ReadingRow(T0, "d", "p", None, 1.0)])
+
+
+def test_planners_saving_the_same_new_site_at_once_all_succeed(db, make_schedule):
+    barrier = threading.Barrier(4)
+    ids: list[int] = []
+    errors: list[BaseException] = []
+
+    def plan(k: int) -> None:
+        own = open_db(db.url)
+        try:
+            schedule = make_schedule(T0, created_at=T0 + timedelta(seconds=k), site_hash="d" * 64)
+            barrier.wait(timeout=10)
+            ids.append(save_schedule(db=own, schedule=schedule, site_yaml="new", inputs_summary={}))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=plan, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert errors == []
+    assert len(set(ids)) == 4
+    assert _count(db, sites_t) == 1
+    assert _count(db, schedules_t) == 4
