@@ -16,6 +16,7 @@ import pandas as pd
 import typer
 
 from energiemodell.errors import EnergiemodellError, SiteError
+from energiemodell.model.compare import Comparison, compare_with_heat_led
 from energiemodell.model.planner import Planner
 from energiemodell.model.schedule import Schedule
 from energiemodell.site import Site, load_site
@@ -118,9 +119,11 @@ def validate(
 
 def _print_site_summary(summary: dict[str, Any]) -> None:
     echo = typer.echo
+    span = summary["period"]
+    period = f"period {span[0]} to {span[1]}" if span else "period unknown"
     echo(
         f"site {summary['site']} ({summary['file']}), {summary['timezone']}, "
-        f"{summary['step_min']}-min steps, period {summary['period'][0]} to {summary['period'][1]}"
+        f"{summary['step_min']}-min steps, {period}"
     )
     echo("assets:")
     for name, caps in summary["assets"].items():
@@ -160,6 +163,9 @@ def optimise(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write schedule.csv/json, summary.json")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    heat_led: Annotated[
+        bool, typer.Option("--heat-led/--no-heat-led", help="Compare with the heat-led rules")
+    ] = True,
 ) -> None:
     """Plan the dispatch over a horizon and print the plan summary."""
     s = load_site_or_exit(site)
@@ -175,14 +181,34 @@ def optimise(
     except EnergiemodellError as exc:
         typer.echo(f"no plan: {exc}", err=True)
         raise typer.Exit(EXIT_NO_PLAN) from None
+    summary = schedule.summary()
+    comparison = None
+    if heat_led and schedule.origin != "none":
+        comparison = compare_with_heat_led(s, fc, plant, schedule)
+        summary["heat_led"] = comparison.as_dict()
     if out is not None and schedule.origin != "none":
         schedule.write(out, s.timezone)
+        if comparison is not None:
+            (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     if as_json:
-        typer.echo(json.dumps(schedule.summary(), indent=2))
+        typer.echo(json.dumps(summary, indent=2))
     else:
         print_plan_summary(schedule, s)
+        if comparison is not None:
+            print_comparison(comparison)
     if schedule.origin == "none":
         raise typer.Exit(EXIT_NO_PLAN)
+
+
+def print_comparison(c: Comparison) -> None:
+    """The plan against the heat-led rules, by category."""
+    typer.echo(
+        f"heat-led rules on the same forecast: cost {c.heat_led.cost_eur:,.2f} EUR, "
+        f"penalties {c.heat_led.penalty_eur:,.2f} EUR; the plan saves {c.savings_eur:,.2f} EUR"
+    )
+    for k, v in sorted(c.savings_by_category.items(), key=lambda kv: -abs(kv[1])):
+        if abs(v) >= 0.005:
+            typer.echo(f"  {k:<26} {v:>12,.2f} EUR saved")
 
 
 def _forecast_file(site: Site, path: Path, start: Any, n: int) -> Any:
@@ -264,8 +290,11 @@ def demo(
     except SiteError as exc:
         raise fail_input(exc) from None
     n = days * 24 * 60 // s.step_min
-    schedule = Planner(s, n).plan(load_forecast(s, t0, n), PlantState())
+    forecast = load_forecast(s, t0, n)
+    schedule = Planner(s, n).plan(forecast, PlantState())
     print_plan_summary(schedule, s)
+    if schedule.origin != "none":
+        print_comparison(compare_with_heat_led(s, forecast, PlantState(), schedule))
     if out is not None and schedule.origin != "none":
         for p in schedule.write(out, s.timezone):
             typer.echo(f"wrote {p}")

@@ -22,6 +22,9 @@ class AbsorptionChillerParams(AssetParams):
     )
     cold_min_pu: float = Field(default=0.0, ge=0, le=1, description="Minimum load")
     start_time_min: NonNegativeFloat = Field(default=15.0, description="Start to full load")
+    start_cost_eur: NonNegativeFloat = Field(
+        default=0.0, description="Wear cost per start (discourages cycling)"
+    )
 
 
 @register("absorption_chiller")
@@ -51,6 +54,21 @@ class AbsorptionChiller(Asset[AbsorptionChillerParams]):
             Carrier.HEAT: -b.out_kw[t] / p.cop,
             Carrier.ELECTRICITY: -p.aux_el_kw_per_kw_cold * b.out_kw[t],
         }
+
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {
+            Carrier.COOLING: {"cold_kw": 1.0},
+            Carrier.HEAT: {"q_in_kw": -1.0},
+            Carrier.ELECTRICITY: {"p_el_kw": -1.0},
+        }
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        return {"cold_kw": (0.0, self.params.cold_max_kw), "on": (0.0, 1.0)}
+
+    def costs(self, b: Any, ctx: BuildContext) -> dict[str, Any]:
+        if hasattr(b, "start") and self.params.start_cost_eur:
+            return {c.STARTS: self.params.start_cost_eur * sum(b.start[t] for t in ctx.T)}
+        return {}
 
     def outputs(self, b: Any) -> dict[str, Any]:
         p = self.params

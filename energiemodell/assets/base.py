@@ -43,6 +43,25 @@ P = TypeVar("P", bound=AssetParams)
 Expr = Any  # a Pyomo linear expression, variable or number
 
 
+@dataclass(frozen=True)
+class StorageSpec:
+    """A store's static limits and dynamics, for checking a solved Schedule without the model.
+
+    ``level[t] = level[t-1] * (1 - loss_pu_per_h * dt) + (eta_charge * charge[t]
+    - discharge[t] / eta_discharge) * dt``; ``exclusive`` stores never charge and discharge
+    in the same interval. ``level_default_kwh`` is the start level when none is measured.
+    """
+
+    carrier: Carrier
+    level_min_kwh: float
+    level_max_kwh: float
+    level_default_kwh: float
+    eta_charge: float
+    eta_discharge: float
+    loss_pu_per_h: float
+    exclusive: bool
+
+
 @dataclass
 class BuildContext:
     """What an asset needs to build its block: the time set and the step length.
@@ -104,6 +123,22 @@ class Asset(Generic[P]):
 
     def commitment(self, b: Any) -> Any | None:
         """The on/off binary variable indexed by time, if the asset has one."""
+        return None
+
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        """:meth:`flows` in Schedule columns: ``flow[c, t] = sum(k * frame[name.q][t])``.
+
+        Keys are the carriers of :meth:`flows`, values map a quantity of :meth:`outputs` to
+        its sign or coefficient, so checks can rebuild every balance from a Schedule alone.
+        """
+        return {}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        """Static bounds ``(low, high)`` of quantities of :meth:`outputs` (kW, kWh, units on)."""
+        return {}
+
+    def storage_spec(self) -> StorageSpec | None:
+        """The store's limits and dynamics; ``None`` for assets that store nothing."""
         return None
 
     def capacity_kw(self, carrier: Carrier) -> float:

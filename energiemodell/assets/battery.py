@@ -8,7 +8,14 @@ import pyomo.environ as pyo
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from energiemodell.assets import _common as c
-from energiemodell.assets.base import Asset, AssetParams, BuildContext, Carrier, register
+from energiemodell.assets.base import (
+    Asset,
+    AssetParams,
+    BuildContext,
+    Carrier,
+    StorageSpec,
+    register,
+)
 from energiemodell.model.data import HorizonData
 
 
@@ -114,6 +121,30 @@ class Battery(Asset[BatteryParams]):
 
     def penalties(self, b: Any, ctx: BuildContext) -> dict[str, Any]:
         return c.storage_penalties(b, self.params.penalty_shortfall_eur_per_mwh)
+
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.ELECTRICITY: {"discharge_kw": 1.0, "charge_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        p = self.params
+        return {
+            "charge_kw": (0.0, p.charge_max_kw),
+            "discharge_kw": (0.0, p.discharge_max_kw),
+            "level_kwh": (p.soc_min_pu * p.capacity_kwh, p.soc_max_pu * p.capacity_kwh),
+        }
+
+    def storage_spec(self) -> StorageSpec:
+        p = self.params
+        return StorageSpec(
+            carrier=Carrier.ELECTRICITY,
+            level_min_kwh=p.soc_min_pu * p.capacity_kwh,
+            level_max_kwh=p.soc_max_pu * p.capacity_kwh,
+            level_default_kwh=p.initial_soc_pu * p.capacity_kwh,
+            eta_charge=p.eta_charge,
+            eta_discharge=p.eta_discharge,
+            loss_pu_per_h=p.loss_pu_per_h,
+            exclusive=True,
+        )
 
     def outputs(self, b: Any) -> dict[str, Any]:
         return {"charge_kw": b.charge_kw, "discharge_kw": b.discharge_kw, "level_kwh": b.level_kwh}

@@ -58,6 +58,13 @@ class Boiler(Asset[BoilerParams]):
     def emissions_t(self, b: Any, ctx: BuildContext) -> Any:
         return c.fuel_emissions(b, ctx, b.fuel_kw)
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.HEAT: {"q_kw": 1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        p = self.params
+        return {"q_kw": (0.0, p.q_max_kw * p.units), "on": (0.0, float(p.units))}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         out = {"q_kw": b.out_kw, "fuel_kw": b.fuel_kw}
         if hasattr(b, "on"):

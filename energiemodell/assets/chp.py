@@ -167,7 +167,8 @@ class Chp(Asset[ChpParams]):
         if p.kwkg is not None:
             used = data.state.kwkg_hours_used.get(p.name, 0.0)
             left = max(0.0, p.kwkg.max_full_load_hours_per_year - used)
-            b.kwkg_hours_left.set_value(left)
+            # Capped at the horizon's length: same effect, and no 1e6 right-hand side for HiGHS.
+            b.kwkg_hours_left.set_value(min(left, data.n * data.dt_h))
             eligible = (data.day_ahead_eur_per_mwh > 0) & (left > 0)
             for t in ctx.T:
                 b.kwkg_ub[t] = p.p_el_max_kw if bool(eligible[t]) else 0.0
@@ -191,6 +192,16 @@ class Chp(Asset[ChpParams]):
 
     def emissions_t(self, b: Any, ctx: BuildContext) -> Any:
         return c.fuel_emissions(b, ctx, b.fuel_kw)
+
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.ELECTRICITY: {"p_el_kw": 1.0}, Carrier.HEAT: {"q_kw": 1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        p_max = self.params.p_el_max_kw
+        out = {"p_el_kw": (0.0, p_max), "on": (0.0, 1.0)}
+        if self.params.kwkg is not None:
+            out["kwkg_kw"] = (0.0, p_max)
+        return out
 
     def outputs(self, b: Any) -> dict[str, Any]:
         out = {"p_el_kw": b.p_el_kw, "q_kw": b.q_kw, "fuel_kw": b.fuel_kw, "on": b.on}

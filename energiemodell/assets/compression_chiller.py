@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyomo.environ as pyo
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 from energiemodell.assets import _common as c
 from energiemodell.assets.base import Asset, AssetParams, BuildContext, Carrier, register
@@ -25,6 +25,9 @@ class CompressionChillerParams(AssetParams):
     cold_min_pu: float = Field(default=0.0, ge=0, le=1, description="Minimum load per unit")
     units: PositiveInt = Field(default=1, description="Identical units in the group")
     start_time_min: float = Field(default=5.0, ge=0, description="Start to full load")
+    start_cost_eur: NonNegativeFloat = Field(
+        default=0.0, description="Wear cost per unit start (discourages cycling)"
+    )
 
 
 @register("compression_chiller")
@@ -56,6 +59,18 @@ class CompressionChiller(Asset[CompressionChillerParams]):
 
     def flows(self, b: Any, t: int) -> dict[Carrier, Any]:
         return {Carrier.COOLING: b.out_kw[t], Carrier.ELECTRICITY: -b.inv_eer[t] * b.out_kw[t]}
+
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.COOLING: {"cold_kw": 1.0}, Carrier.ELECTRICITY: {"p_el_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        p = self.params
+        return {"cold_kw": (0.0, p.cold_max_kw * p.units), "on": (0.0, float(p.units))}
+
+    def costs(self, b: Any, ctx: BuildContext) -> dict[str, Any]:
+        if hasattr(b, "start") and self.params.start_cost_eur:
+            return {c.STARTS: self.params.start_cost_eur * sum(b.start[t] for t in ctx.T)}
+        return {}
 
     def outputs(self, b: Any) -> dict[str, Any]:
         out = {"cold_kw": b.out_kw, "p_el_kw": [b.inv_eer[t] * b.out_kw[t] for t in b.out_kw]}

@@ -48,6 +48,12 @@ class DistrictHeat(Asset[DistrictHeatParams]):
         f = self.params.co2_t_per_mwh / 1000 * ctx.dt_h
         return f * sum(b.out_kw[t] for t in ctx.T)
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.HEAT: {"q_kw": 1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        return {"q_kw": (0.0, self.params.q_max_kw)}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         return {"q_kw": b.out_kw}
 

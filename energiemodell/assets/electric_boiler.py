@@ -41,6 +41,12 @@ class ElectricBoiler(Asset[ElectricBoilerParams]):
     def flows(self, b: Any, t: int) -> dict[Carrier, Any]:
         return {Carrier.HEAT: b.out_kw[t], Carrier.ELECTRICITY: -b.out_kw[t] / self.params.eta}
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.HEAT: {"q_kw": 1.0}, Carrier.ELECTRICITY: {"p_el_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        return {"q_kw": (0.0, self.params.q_max_kw * self.params.units)}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         return {"q_kw": b.out_kw, "p_el_kw": [b.out_kw[t] / self.params.eta for t in b.out_kw]}
 

@@ -70,6 +70,12 @@ class EmergencyGenerator(Asset[EmergencyGeneratorParams]):
         f = self.params.co2_t_per_mwh_el / 1000 * ctx.dt_h
         return f * sum(b.test_kw[t] for t in ctx.T)
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.ELECTRICITY: {"p_el_kw": 1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        return {"p_el_kw": (0.0, self.params.p_el_kw)}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         return {"p_el_kw": b.test_kw}
 

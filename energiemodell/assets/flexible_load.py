@@ -118,5 +118,12 @@ class FlexibleLoad(Asset[FlexibleLoadParams]):
         base = b.base[t] if self.params.included_in_demand else 0.0
         return {Carrier(self.params.carrier): base - b.p_kw[t]}
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        terms = {"base_kw": 1.0} if self.params.included_in_demand else {}
+        return {Carrier(self.params.carrier): {**terms, "p_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        return {"p_kw": (0.0, self.params.p_max_kw)}
+
     def outputs(self, b: Any) -> dict[str, Any]:
-        return {"p_kw": b.p_kw}
+        return {"p_kw": b.p_kw, "base_kw": b.base}

@@ -98,6 +98,13 @@ class Grid(Asset[GridParams]):
     def emissions_t(self, b: Any, ctx: BuildContext) -> Any:
         return sum(ctx.dt_h * b.co2[t] * b.import_kw[t] for t in ctx.T)
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.ELECTRICITY: {"import_kw": 1.0, "export_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        p = self.params
+        return {"import_kw": (0.0, p.max_import_kw), "export_kw": (0.0, p.max_export_kw)}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         return {"import_kw": b.import_kw, "export_kw": b.export_kw}
 

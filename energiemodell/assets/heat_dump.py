@@ -41,5 +41,11 @@ class HeatDump(Asset[HeatDumpParams]):
         rate = self.params.cost_eur_per_mwh / 1000 * ctx.dt_h
         return {"o_and_m": rate * sum(b.q_kw[t] for t in ctx.T)}
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.HEAT: {"q_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        return {"q_kw": (0.0, self.params.q_max_kw)}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         return {"q_kw": b.q_kw}

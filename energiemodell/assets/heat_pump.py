@@ -59,6 +59,13 @@ class HeatPump(Asset[HeatPumpParams]):
     def flows(self, b: Any, t: int) -> dict[Carrier, Any]:
         return {Carrier.HEAT: b.out_kw[t], Carrier.ELECTRICITY: -b.inv_cop[t] * b.out_kw[t]}
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.HEAT: {"q_kw": 1.0}, Carrier.ELECTRICITY: {"p_el_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        p = self.params
+        return {"q_kw": (0.0, p.q_max_kw * p.units), "on": (0.0, float(p.units))}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         out = {"q_kw": b.out_kw, "p_el_kw": [b.inv_cop[t] * b.out_kw[t] for t in b.out_kw]}
         if hasattr(b, "on"):

@@ -59,6 +59,12 @@ class Pv(Asset[PvParams]):
     def capacity_kw(self, carrier: Carrier) -> float:
         return self.params.p_kwp if carrier == Carrier.ELECTRICITY else 0.0
 
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {Carrier.ELECTRICITY: {"p_el_kw": 1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        return {"p_el_kw": (0.0, float("inf")), "curtailed_kw": (0.0, float("inf"))}
+
     def outputs(self, b: Any) -> dict[str, Any]:
         return {
             "p_el_kw": b.p_el_kw,

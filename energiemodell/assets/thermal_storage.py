@@ -7,7 +7,14 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from energiemodell.assets import _common as c
-from energiemodell.assets.base import Asset, AssetParams, BuildContext, Carrier, register
+from energiemodell.assets.base import (
+    Asset,
+    AssetParams,
+    BuildContext,
+    Carrier,
+    StorageSpec,
+    register,
+)
 from energiemodell.model.data import HorizonData
 
 
@@ -96,6 +103,30 @@ class ThermalStorage(Asset[ThermalStorageParams]):
 
     def penalties(self, b: Any, ctx: BuildContext) -> dict[str, Any]:
         return c.storage_penalties(b, self.params.penalty_shortfall_eur_per_mwh)
+
+    def balance_columns(self) -> dict[Carrier, dict[str, float]]:
+        return {self.carrier: {"discharge_kw": 1.0, "charge_kw": -1.0}}
+
+    def column_limits(self) -> dict[str, tuple[float, float]]:
+        p = self.params
+        return {
+            "charge_kw": (0.0, p.charge_max_kw),
+            "discharge_kw": (0.0, p.discharge_max_kw),
+            "level_kwh": (p.level_min_pu * p.capacity_kwh, p.level_max_pu * p.capacity_kwh),
+        }
+
+    def storage_spec(self) -> StorageSpec:
+        p = self.params
+        return StorageSpec(
+            carrier=self.carrier,
+            level_min_kwh=p.level_min_pu * p.capacity_kwh,
+            level_max_kwh=p.level_max_pu * p.capacity_kwh,
+            level_default_kwh=p.initial_level_pu * p.capacity_kwh,
+            eta_charge=1.0,
+            eta_discharge=1.0,
+            loss_pu_per_h=p.loss_pu_per_h,
+            exclusive=False,
+        )
 
     def outputs(self, b: Any) -> dict[str, Any]:
         return {"charge_kw": b.charge_kw, "discharge_kw": b.discharge_kw, "level_kwh": b.level_kwh}
