@@ -17,7 +17,9 @@ class FlexibleLoadParams(AssetParams):
     """Parameters of a flexible load (EV charging, DHW charging, non-critical ventilation)."""
 
     type: Literal["flexible_load"] = "flexible_load"
-    carrier: Literal["electricity", "heat", "cooling"] = Field(default="electricity")
+    carrier: Literal["electricity", "heat", "cooling"] = Field(
+        default="electricity", description="Carrier the load draws"
+    )
     p_max_kw: PositiveFloat = Field(description="Maximum power")
     energy_kwh: PositiveFloat = Field(description="Energy to deliver in each daily window")
     window_start: time = Field(description="Local time the window opens")
