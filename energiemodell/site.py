@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from energiemodell import assets as _assets  # noqa: F401  (registers every asset type)
 from energiemodell.assets.base import ASSET_TYPES, Asset, AssetParams, Carrier, make_asset
@@ -46,6 +47,19 @@ else:
         Union[tuple(cls.params_model for cls in ASSET_TYPES.values())],  # noqa: UP007
         Field(discriminator="type"),
     ]
+
+
+class FieldProblem(ValueError):
+    """A validator's problem that belongs to a field below the validated model.
+
+    Pydantic locates a model validator's error at the model itself; ``path`` (relative to the
+    model, e.g. ``devices.meter1.asset``) and ``hint`` let :func:`site_from_dict` say exactly where.
+    """
+
+    def __init__(self, message: str, *, path: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.hint = hint
 
 
 class Model(BaseModel):
@@ -325,21 +339,26 @@ class Site(Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             msg = f"duplicate asset names: {', '.join(dupes)}"
-            raise ValueError(msg)
+            raise FieldProblem(msg, path="assets", hint="give every asset its own name")
         dev_names = [d.name for d in self.devices]
         dupes = sorted({n for n in dev_names if dev_names.count(n) > 1})
         if dupes:
             msg = f"duplicate device names: {', '.join(dupes)}"
-            raise ValueError(msg)
+            raise FieldProblem(msg, path="devices", hint="give every device its own name")
         for d in self.devices:
             if d.asset is not None and d.asset not in names:
                 msg = f"device {d.name!r} is bound to asset {d.asset!r}, which does not exist"
-                raise ValueError(msg)
+                hint = f"assets: {', '.join(names)}"
+                raise FieldProblem(msg, path=f"devices.{d.name}.asset", hint=hint)
         periods = sorted(self.tariffs, key=lambda p: p.valid_from)
         for a, b in pairwise(periods):
             if b.valid_from < a.valid_to:
-                msg = f"tariff periods overlap: {a.valid_from}..{a.valid_to} and {b.valid_from}"
-                raise ValueError(msg)
+                msg = (
+                    f"tariff periods overlap: {a.valid_from}..{a.valid_to} "
+                    f"and {b.valid_from}..{b.valid_to}"
+                )
+                hint = "valid_to is exclusive: the next period may start on that date"
+                raise FieldProblem(msg, path="tariffs", hint=hint)
         if 60 % self.step_min and self.step_min != 60:
             msg = "step_min must divide an hour"
             raise ValueError(msg)
@@ -429,6 +448,8 @@ def _loc_to_path(loc: tuple[Any, ...], data: Any) -> str:
     return ".".join(parts)
 
 
+_BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
 _HINTS = {
     "extra_forbidden": "unknown key: check the spelling against docs/site-format.md",
     "missing": "add this required field",
@@ -439,6 +460,28 @@ _HINTS = {
 }
 
 
+def _problem(source: str, err: ErrorDetails, data: Any) -> Problem:
+    """One pydantic error as ``FILE: path.to.field: problem (hint)``."""
+    path = _loc_to_path(err["loc"], data)
+    msg = err["msg"].removeprefix("Value error, ")
+    hint = _HINTS.get(err["type"], "")
+    ctx = err.get("ctx", {})
+    cause = ctx.get("error")
+    if isinstance(cause, FieldProblem):
+        path, hint = ".".join(p for p in (path, cause.path) if p), cause.hint
+    elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        # The only discriminated union of the site is the asset list.
+        path = f"{path}.type"
+        tag = ctx.get("tag")
+        msg = f"unknown asset type {tag!r}" if tag is not None else "the asset has no type"
+        hint = f"known types: {', '.join(sorted(ASSET_TYPES))}"
+    elif err["type"] in _BOUNDS:
+        msg = f"{msg}, not {err['input']!r}"
+        if path.endswith("_pu"):
+            hint = "a _pu value is a fraction of the rated value, from 0 to 1"
+    return Problem(source, path, msg, hint)
+
+
 def site_from_dict(data: Any, *, source: str = "<memory>", base_dir: Path | None = None) -> Site:
     """Validate a parsed site document; raise :class:`SiteError` listing every problem."""
     if not isinstance(data, dict):
@@ -447,12 +490,7 @@ def site_from_dict(data: Any, *, source: str = "<memory>", base_dir: Path | None
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            problems.append(
-                Problem(source, _loc_to_path(err["loc"], data), msg, _HINTS.get(err["type"], ""))
-            )
+        problems = [_problem(source, err, data) for err in exc.errors()]
         raise SiteError(problems) from None
     return site.with_base(base_dir or Path(), source)
 

@@ -51,11 +51,11 @@ def parse_duration_steps(text: str, step_min: int, *, option: str = "--horizon")
     """Parse ``<n>min|h|d`` into a number of site steps; it must be a whole multiple."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(min|h|d)\s*", text)
     if not m:
-        msg = f"{option}: {text!r} is not a duration (use e.g. 90min, 48h or 7d)"
+        msg = f"{text!r} is not a duration (use e.g. 90min, 48h or 7d)"
         raise SiteError.one(option, "", msg)
     minutes = float(m.group(1)) * {"min": 1, "h": 60, "d": 1440}[m.group(2)]
     if minutes <= 0 or minutes % step_min:
-        msg = f"{option}: {text} is not a positive multiple of the site step ({step_min} min)"
+        msg = f"{text} is not a positive multiple of the site step ({step_min} min)"
         raise SiteError.one(option, "", msg)
     return int(minutes // step_min)
 
@@ -75,10 +75,18 @@ def parse_local_start(text: str, tz_name: str, *, option: str = "--start") -> pd
         return ts.tz_convert("UTC")
     try:
         local = ts.tz_localize(tz_name, ambiguous="raise", nonexistent="raise")
-    except Exception as exc:  # pytz/zoneinfo raise different classes for the two cases
-        kind = "does not exist" if "NonExistent" in type(exc).__name__ else "is ambiguous"
-        msg = f"{text} {kind} in {tz_name} (daylight saving change)"
-        raise SiteError.one(option, "", msg, "give a UTC offset such as +01:00") from None
+    except Exception:  # pandas 2 raises pytz's classes here, pandas 3 a ValueError
+        # A time in the spring-forward gap has no local instant at all; a fall-back time has two.
+        if pd.isna(ts.tz_localize(tz_name, ambiguous=True, nonexistent="NaT")):
+            msg = f"{text} does not exist in {tz_name} (the clocks skip it: daylight saving starts)"
+            hint = "choose a time outside the skipped hour, or give a UTC offset"
+        else:
+            first, second = (
+                ts.tz_localize(tz_name, ambiguous=a).isoformat() for a in (True, False)
+            )
+            msg = f"{text} is ambiguous in {tz_name} (it occurs twice: daylight saving ends)"
+            hint = f"give a UTC offset: {first} is the first, {second} the second"
+        raise SiteError.one(option, "", msg, hint) from None
     return local.tz_convert("UTC")
 
 
@@ -132,8 +140,12 @@ def _read_series_file(path: str, mtime_ns: int, ts_col: str, cols: tuple[str, ..
         raise SiteError.one(path, ts_col, msg, "sort the file by time")
     if len(diffs) and (diffs != diffs[0]).any():
         row = int(np.argmax(diffs != diffs[0])) + 1
-        gap = pd.Timedelta(int(diffs[row - 1]), unit="ns")
-        msg = f"row {row + 2}: gap of {gap} before {index[row].isoformat()}"
+        gap = (index[row] - index[row - 1]).to_pytimedelta()
+        step = (index[1] - index[0]).to_pytimedelta()
+        msg = (
+            f"row {row + 2}: gap before {index[row].isoformat()} ({gap} after the previous row; "
+            f"the file's step is {step})"
+        )
         raise SiteError.one(path, ts_col, msg, "the series must be regular without gaps")
     frame = pd.DataFrame(index=index)
     for c in cols:

@@ -39,6 +39,22 @@ def default_period(site: Site) -> tuple[date, date]:
     return first, end.date()
 
 
+def _summary_without_checks(site: Site, period: list[str] | None) -> dict[str, Any]:
+    """The summary's keys when the checks stopped early (the errors say why)."""
+    return {
+        "site": site.name,
+        "file": site.source,
+        "timezone": site.timezone,
+        "step_min": site.step_min,
+        "period": period,
+        "assets": {},
+        "security": {},
+        "tariffs": [],
+        "series_coverage": {},
+        "devices": len(site.devices),
+    }
+
+
 def check_site(site: Site, period: tuple[date, date] | None = None) -> SiteReport:
     """Summarise the plant and check the site over ``period`` (local dates, end exclusive)."""
     src = site.source
@@ -47,10 +63,11 @@ def check_site(site: Site, period: tuple[date, date] | None = None) -> SiteRepor
     try:
         start_day, end_day = period or default_period(site)
     except SiteError as exc:
-        return SiteReport(summary={"site": site.name}, errors=list(exc.problems))
+        return SiteReport(summary=_summary_without_checks(site, None), errors=list(exc.problems))
     if end_day <= start_day:
         errors.append(Problem("--period", "", f"end {end_day} is not after start {start_day}"))
-        return SiteReport(summary={"site": site.name}, errors=errors)
+        span = [str(start_day), str(end_day)]
+        return SiteReport(summary=_summary_without_checks(site, span), errors=errors)
     start = local_midnight_utc(start_day, site.timezone)
     n = int(
         (local_midnight_utc(end_day, site.timezone) - start) / pd.Timedelta(minutes=site.step_min)
