@@ -191,14 +191,17 @@ def resample_to(frame: pd.DataFrame, index: pd.DatetimeIndex, *, path: str) -> p
         return frame.reindex(index)
     if native > step:
         if native % step:
-            raise SiteError.one(path, "", f"resolution {native} is not a multiple of {step}")
+            msg = (
+                f"resolution {native.to_pytimedelta()} is not a multiple of {step.to_pytimedelta()}"
+            )
+            raise SiteError.one(path, "", msg)
         lo = index[0].floor(native) if index[0] >= first else first
         fine = pd.date_range(lo, index[-1] + step, freq=step, inclusive="left")
         coarse = frame.loc[lo : index[-1]]
         for c in frame.columns:
             s = coarse[c].reindex(coarse.index.union(fine))
             if _kind(str(c)) == "temperature":
-                nxt = frame[c].loc[index[-1] :]
+                nxt = frame[c].loc[coarse.index[-1] :]  # the file row after the last one used
                 s = pd.concat([s, nxt.iloc[1:2]]).sort_index()
                 s = s[~s.index.duplicated()].interpolate(method="time").ffill()
             else:
@@ -206,7 +209,10 @@ def resample_to(frame: pd.DataFrame, index: pd.DatetimeIndex, *, path: str) -> p
             out[c] = s.reindex(index).to_numpy()
         return out
     if step % native:
-        raise SiteError.one(path, "", f"resolution {native} does not divide the step {step}")
+        msg = (
+            f"resolution {native.to_pytimedelta()} does not divide the step {step.to_pytimedelta()}"
+        )
+        raise SiteError.one(path, "", msg)
     sub = frame.loc[index[0] : index[-1] + step - native]
     return sub.resample(step, origin=index[0]).mean().reindex(index)
 
