@@ -121,8 +121,9 @@ def _symmetry_key(a: Asset[Any]) -> str:
 def _break_symmetry(m: Any, ctx: BuildContext, assets: dict[str, Asset[Any]]) -> None:
     """Order the commitment of identical single units: ``on[second] <= on[first] + relax``.
 
-    ``relax[t]`` is 1 (no ordering) while the two units differ in state or availability, so the
-    ordering only removes mirror images, never a feasible plan.
+    ``relax[t]`` is 1 (no ordering) while the two units differ in state or in any of their data
+    (availability, held-on intervals, KWKG hours left, ...), so the ordering only removes mirror
+    images, never a feasible plan.
     """
     groups: dict[str, list[str]] = {}
     for name, a in assets.items():
@@ -203,9 +204,16 @@ def _update_symmetry(built: BuiltModel, data: HorizonData) -> None:
         return
     for k, (first, second) in enumerate(m.sym_pairs):
         b1, b2 = m.asset[first], m.asset[second]
-        same = data.state.units.get(first) == data.state.units.get(second) and all(
-            b1.avail[t].value == b2.avail[t].value and b1.must_on[t].value == b2.must_on[t].value
-            for t in built.ctx.T
-        )
+        same = data.state.units.get(first) == data.state.units.get(second) and _same_data(b1, b2)
         for t in built.ctx.T:
             m.sym_relax[k, t] = 0.0 if same else 1.0
+
+
+def _same_data(b1: Any, b2: Any) -> bool:
+    """Whether two blocks of identical units hold the same values in every mutable parameter."""
+    p2 = {p.local_name: p for p in b2.component_objects(pyo.Param, descend_into=False)}
+    for p1 in b1.component_objects(pyo.Param, descend_into=False):
+        other = p2.get(p1.local_name)
+        if other is None or p1.extract_values() != other.extract_values():
+            return False
+    return True
