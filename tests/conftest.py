@@ -21,6 +21,9 @@ import yaml
 
 from energiemodell.site import Site, load_site
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The repository checkout (docs/, scripts/ live here)."""
+
 REQUIRE_SERVICES_ENV = "ENERGIEMODELL_REQUIRE_SERVICES"
 
 # --- service requirements -------------------------------------------------------------------------
