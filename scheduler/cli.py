@@ -285,12 +285,12 @@ def demo(
         raise fail_input("\n".join(str(p) for p in report.errors))
     _print_site_summary(report.summary)
     typer.echo("")
+    n = days * 24 * 60 // s.step_min
     try:
         t0 = parse_local_start(start, s.timezone)
+        forecast = load_forecast(s, t0, n)
     except SiteError as exc:
         raise fail_input(exc) from None
-    n = days * 24 * 60 // s.step_min
-    forecast = load_forecast(s, t0, n)
     schedule = Planner(s, n).plan(forecast, PlantState())
     print_plan_summary(schedule, s)
     if schedule.origin != "none":

@@ -528,3 +528,14 @@ def test_write_site_writes_the_documented_small_site(write_site, tmp_path):
     assert site.name == "renamed"
     assert [a.type for a in site.assets] == ["grid", "boiler"]
     assert Path(site.base_dir) == tmp_path
+
+
+def test_demo_outside_the_reference_data_exits_2():
+    result = invoke("demo", "--start", "2030-01-01")
+    assert result.exit_code == 2
+    [line] = stderr_lines(result)
+    assert line.endswith(
+        "campus_loads.csv.gz: covers 2024-01-01T00:00:00+00:00 to 2025-01-01T00:00:00+00:00, but "
+        "2029-12-31T23:00:00+00:00 to 2030-01-01T23:00:00+00:00 is needed "
+        "(extend the series or choose another period)"
+    )
