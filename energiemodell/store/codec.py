@@ -48,11 +48,16 @@ def encode_frame(frame: pd.DataFrame) -> tuple[list[str], bytes, bytes]:
     )
 
 
-def decode_index(index_blob: bytes) -> pd.DatetimeIndex:
-    """Decode the UTC ``DatetimeIndex`` of an encoded frame."""
+def decode_ticks(index_blob: bytes) -> tuple[str, np.ndarray[Any, np.dtype[np.int64]]]:
+    """Decode the index of an encoded frame as ``(unit, int64 ticks since the epoch)``."""
     raw = zlib.decompress(index_blob)
     unit = raw[:_HEADER].rstrip(b"\0").decode("ascii")
-    ticks = np.frombuffer(raw[_HEADER:], dtype="<i8").astype("int64")
+    return unit, np.frombuffer(raw[_HEADER:], dtype="<i8").astype(np.int64)
+
+
+def decode_index(index_blob: bytes) -> pd.DatetimeIndex:
+    """Decode the UTC ``DatetimeIndex`` of an encoded frame."""
+    unit, ticks = decode_ticks(index_blob)
     return pd.DatetimeIndex(ticks.astype(f"datetime64[{unit}]")).tz_localize("UTC")
 
 

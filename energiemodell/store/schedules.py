@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Literal, Protocol, TypeVar, cast, overload
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -38,6 +38,7 @@ from energiemodell.store.tables import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+TimeUnit = Literal["s", "ms", "us", "ns"]
 DEFAULT_TZ = "Europe/Berlin"
 #: How far back plan-versus-actual looks for the version in force at the start of a day.
 MAX_PLAN_AGE = timedelta(days=7)
@@ -336,18 +337,18 @@ def plan_vs_actual(
         in_force = _versions_in_force(versions, intervals)
         frames = _load_frames(conn, sorted({v for v in in_force if v is not None}))
     columns = list(quantities) if quantities is not None else _union_columns(frames)
-    plan = pd.DataFrame(np.nan, index=intervals, columns=columns, dtype="float64")
-    for i, version in enumerate(in_force):
-        if version is None:
-            continue
-        frame_index, frame_columns, values = frames[version]
-        row = frame_index.get_indexer(intervals[i : i + 1])[0]
-        if row < 0:
-            continue
-        for j, name in enumerate(columns):
-            k = frame_columns.get(name)
-            if k is not None:
-                plan.iat[i, j] = values[row, k]
+    values = np.full((len(intervals), len(columns)), np.nan)
+    chosen = np.array([-1 if v is None else v for v in in_force], dtype=np.int64)
+    for version, (unit, ticks, frame_columns, frame_values) in frames.items():
+        rows = np.flatnonzero(chosen == version)
+        wanted = intervals[rows].as_unit(cast("TimeUnit", unit)).asi8
+        found = np.minimum(np.searchsorted(ticks, wanted), len(ticks) - 1)
+        hit = ticks[found] == wanted
+        rows, found = rows[hit], found[hit]
+        dst = np.array([j for j, name in enumerate(columns) if name in frame_columns], dtype=int)
+        src = np.array([frame_columns[columns[j]] for j in dst], dtype=int)
+        values[np.ix_(rows, dst)] = frame_values[np.ix_(found, src)]
+    plan = pd.DataFrame(values, index=intervals, columns=columns)
     actual = aggregates_wide(db=db, start=start, end=end, quantities=columns)
     actual = actual.reindex(index=intervals, columns=columns).astype("float64")
     schedule_id = pd.Series(in_force, index=intervals, dtype="Int64", name="schedule_id")
@@ -367,7 +368,13 @@ def _versions_in_force(versions: Sequence[Any], intervals: pd.DatetimeIndex) -> 
     return chosen
 
 
-_Frame = tuple[pd.DatetimeIndex, dict[str, int], np.ndarray[Any, np.dtype[np.float64]]]
+#: (index unit, index ticks, column -> position, values): a frame, decoded no further than needed
+_Frame = tuple[
+    str,
+    np.ndarray[Any, np.dtype[np.int64]],
+    dict[str, int],
+    np.ndarray[Any, np.dtype[np.float64]],
+]
 
 
 def _load_frames(conn: Connection, ids: list[int]) -> dict[int, _Frame]:
@@ -379,15 +386,15 @@ def _load_frames(conn: Connection, ids: list[int]) -> dict[int, _Frame]:
         select(s.c.id, s.c.frame_columns, s.c.frame_index, s.c.frame_values).where(s.c.id.in_(ids))
     )
     for sid, cols, index_blob, values_blob in rows:
-        index = codec.decode_index(index_blob)
-        values = codec.decode_values(values_blob, len(cols)).reshape(len(index), len(cols))
-        out[sid] = (index, {c: k for k, c in enumerate(cols)}, values)
+        unit, ticks = codec.decode_ticks(index_blob)
+        values = codec.decode_values(values_blob, len(cols)).reshape(len(ticks), len(cols))
+        out[sid] = (unit, ticks, {c: k for k, c in enumerate(cols)}, values)
     return out
 
 
 def _union_columns(frames: dict[int, _Frame]) -> list[str]:
     seen: dict[str, None] = {}
-    for _, cols, _ in frames.values():
+    for _, _, cols, _ in frames.values():
         seen.update(dict.fromkeys(cols))
     return list(seen)
 
