@@ -4,6 +4,7 @@ A script, not a test:
 
     .venv/bin/python benchmarks/bench_store.py                      # both databases, full scale
     .venv/bin/python benchmarks/bench_store.py --raw-days 7 --db sqlite
+    .venv/bin/python benchmarks/bench_store.py --db sqlite --keep /tmp/store.sqlite  # reuse
     .venv/bin/python benchmarks/bench_store.py --db postgresql+psycopg://postgres@127.0.0.1/test
 
 The synthetic store: ``--agg-days`` (365) of 15-minute aggregates and ``--raw-days`` (35) of raw
@@ -278,13 +279,18 @@ def run_one(url: str, args: argparse.Namespace) -> dict[str, object]:
         ).render_as_string(hide_password=False)
     db = open_db(url)
     try:
+        reuse = db.is_sqlite and args.keep is not None and args.keep.exists()
         upgrade(db=db)
-        t = time.perf_counter()
-        build_s = build(
-            db, agg_days=args.agg_days, raw_days=args.raw_days, schedule_days=args.schedule_days
-        )
-        build_s["total_s"] = time.perf_counter() - t
-        print(f"  built in {build_s['total_s']:.0f} s: {build_s}", flush=True)
+        if reuse:
+            build_s = {"reused": 1.0}
+            print(f"  reusing the store built before in {args.keep}", flush=True)
+        else:
+            t = time.perf_counter()
+            build_s = build(
+                db, agg_days=args.agg_days, raw_days=args.raw_days, schedule_days=args.schedule_days
+            )
+            build_s["total_s"] = time.perf_counter() - t
+            print(f"  built in {build_s['total_s']:.0f} s: {build_s}", flush=True)
         return {
             "database": db.engine.dialect.name,
             "scale": {
@@ -316,12 +322,19 @@ def main() -> int:
     parser.add_argument("--schedule-days", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="SQLite file to build the store in and keep; measure it again without rebuilding",
+    )
     args = parser.parse_args()
 
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for choice in args.db or ["sqlite", "postgresql"]:
-            url = {"sqlite": f"sqlite:///{tmp}/bench.sqlite", "postgresql": PG_DEFAULT}.get(
+            sqlite_path = args.keep or Path(tmp) / "bench.sqlite"
+            url = {"sqlite": f"sqlite:///{sqlite_path}", "postgresql": PG_DEFAULT}.get(
                 choice, choice
             )
             print(f"{sa.engine.make_url(url).render_as_string(hide_password=True)}", flush=True)
