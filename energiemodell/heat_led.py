@@ -28,12 +28,15 @@ import pandas as pd
 
 from energiemodell.assets.absorption_chiller import AbsorptionChiller
 from energiemodell.assets.base import Asset, Carrier
+from energiemodell.assets.battery import Battery
 from energiemodell.assets.boiler import Boiler
 from energiemodell.assets.chp import Chp
 from energiemodell.assets.compression_chiller import CompressionChiller
 from energiemodell.assets.district_heat import DistrictHeat
 from energiemodell.assets.electric_boiler import ElectricBoiler
+from energiemodell.assets.flexible_load import FlexibleLoad, _window_hours
 from energiemodell.assets.heat_pump import HeatPump
+from energiemodell.assets.pv import Pv
 from energiemodell.assets.thermal_storage import ThermalStorage
 from energiemodell.site import Site
 from energiemodell.state import PlantState, UnitState
@@ -244,4 +247,32 @@ def heat_led_dispatch(
         demand = {c: float(v[t]) for c, v in cols.items()}
         rows.append(heat_led_step(site, rs, ts=ts, demand_kw=demand, plant=state))
     frame = pd.DataFrame(rows, index=forecast.index).fillna(0.0)
+    _add_passive(site, forecast, state, frame)
     return frame, rs.to_plant(state)
+
+
+def _add_passive(
+    site: Site, forecast: pd.DataFrame, state: PlantState, frame: pd.DataFrame
+) -> None:
+    """Rule 4 as decisions: batteries idle, PV uncurtailed, flexible loads on their even profile."""
+    index = pd.DatetimeIndex(forecast.index)
+    dt = pd.Timedelta(minutes=site.step_min)
+    for a in site.asset_objects:
+        if isinstance(a, Battery):
+            frame[f"{a.name}.charge_kw"] = 0.0
+            frame[f"{a.name}.discharge_kw"] = 0.0
+        elif isinstance(a, Pv) and "pv.kw_per_kwp" in forecast:
+            up = [_available(state, a.name, ts) for ts in index]
+            per_kwp = forecast["pv.kw_per_kwp"].clip(lower=0).to_numpy(dtype=float)
+            frame[f"{a.name}.p_el_kw"] = per_kwp * a.params.p_kwp * up
+        elif isinstance(a, FlexibleLoad):
+            p = a.params
+            hours = _window_hours(p.window_start, p.window_end)
+            inside = []
+            for ts in index.tz_convert(site.timezone):
+                opened = ts.normalize() + pd.Timedelta(
+                    hours=p.window_start.hour, minutes=p.window_start.minute
+                )
+                opened -= pd.Timedelta(days=1) if opened > ts else pd.Timedelta(0)
+                inside.append(ts + dt <= opened + pd.Timedelta(hours=hours))
+            frame[f"{a.name}.p_kw"] = [p.energy_kwh / hours if i else 0.0 for i in inside]

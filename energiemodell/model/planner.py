@@ -47,6 +47,7 @@ class Planner:
         self.build_s = time.perf_counter() - t0
         self._site_hash = site.content_hash()
         self._last: tuple[pd.DatetimeIndex, list[tuple[Any, float]]] | None = None
+        self._fixed: list[Any] = []  # variables fixed by the last evaluate()
         self._discrete = [
             v
             for v in self.built.model.component_data_objects(pyo.Var, descend_into=True)
@@ -109,6 +110,9 @@ class Planner:
         if hasattr(m, "sym_relax"):
             for key in m.sym_relax:
                 m.sym_relax[key] = 1.0
+        for var in self._fixed:  # a column of the last call may be absent from this one
+            var.unfix()
+        self._fixed = []
         for name, a in self.built.assets.items():
             for q, items in a.outputs(m.asset[name]).items():
                 col = f"{name}.{q}"
@@ -116,7 +120,8 @@ class Planner:
                     continue
                 values = decisions[col].to_numpy(dtype=float)
                 for t in range(self.n):
-                    items[t].fix(float(values[t]))
+                    items[t].fix(_within(items[t], float(values[t])))
+                    self._fixed.append(items[t])
         outcome = self.solver.solve(m)
         if not outcome.has_solution:
             return self._no_plan(data, outcome, 0.0)
@@ -259,6 +264,18 @@ class Planner:
             return
         for i, c in enumerate(self.built.carriers):
             schedule.frame[f"price.{c}_eur_per_mwh"] = duals[i * n : (i + 1) * n] * 1000 / dt
+
+
+def _within(var: Any, value: float) -> float:
+    """``value`` inside the variable's bounds and domain (solver noise such as 1.0000000002)."""
+    if var.is_integer() or var.is_binary():
+        value = float(round(value))
+    lb, ub = var.lb, var.ub
+    if lb is not None:
+        value = max(value, float(lb))
+    if ub is not None:
+        value = min(value, float(ub))
+    return value
 
 
 def compute_kpis(built: BuiltModel, sched: Schedule, data: HorizonData) -> dict[str, float]:
