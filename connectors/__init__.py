@@ -7,8 +7,11 @@ from connectors.errors import ConnectorError, DecodeError, DeviceUnavailable, Wr
 from connectors.estimates import storage_level_kwh
 from connectors.map_files import load_map
 from connectors.modbus import ModbusDevice, device_from_binding
+from connectors.overrides import apply_device_overrides
 from connectors.poller import QuantityValue, read_devices, site_quantities
 from connectors.registers import Point, RegisterMap
+from connectors.sim_devices import FaultKind
+from connectors.simulator import PlantSimulator, SimulatorConfig
 from connectors.writer import (
     Heartbeat,
     MemorySink,
@@ -29,19 +32,23 @@ __all__ = [
     "Device",
     "DeviceUnavailable",
     "FakeDevice",
+    "FaultKind",
     "Heartbeat",
     "MemorySink",
     "ModbusDevice",
+    "PlantSimulator",
     "Point",
     "Quality",
     "QuantityValue",
     "Reading",
     "RegisterMap",
     "SafeWriter",
+    "SimulatorConfig",
     "WriteRejected",
     "WriteReport",
     "WriteResult",
     "WriteSink",
+    "apply_device_overrides",
     "asset_limits",
     "build_devices",
     "check_site_devices",
