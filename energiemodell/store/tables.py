@@ -121,6 +121,8 @@ class AggregateRecord(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("quantity", "bucket_start", "revision"),
         Index(None, "bucket_start"),
+        # revision 0003: year scans of one quantity read the index only
+        Index(None, "quantity", "bucket_start", "revision", "value_mean"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
