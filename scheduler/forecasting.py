@@ -1,0 +1,97 @@
+"""What the loop hands to a forecaster: the history known at ``now``, from the site and the store.
+
+The forecasters themselves live in :mod:`energiemodell.forecast` (this module makes none); the
+loop needs only ``forecast(at, n)``. The history is the site's own series (the published prices
+and, where the site has them, its demand series), overlaid with the demands measured on site:
+the store's 15-minute aggregates of ``demand.<carrier>_kw`` quantities where devices measure
+them. The forecaster cuts the history itself at what was known at ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import pandas as pd
+
+from energiemodell.forecast import Forecaster, PersistenceForecaster
+from energiemodell.site import Site
+from energiemodell.store import Database, aggregates_wide
+from energiemodell.timeseries import load_forecast, series_coverage
+from scheduler.journal import STORE_ERRORS
+
+HISTORY_DAYS = 8
+"""Days of history handed to the forecaster (persistence looks one week back)."""
+
+
+class ForecastSource(Protocol):
+    """What the loop asks for: the Forecast of ``n`` intervals from ``at``."""
+
+    @property
+    def name(self) -> str:
+        """Recorded with every schedule."""
+        ...
+
+    def forecast(self, at: datetime, n: int) -> pd.DataFrame:
+        """The Forecast for the ``n`` intervals starting at ``at`` (UTC)."""
+        ...
+
+
+@dataclass
+class HistoryForecast:
+    """A :class:`~energiemodell.forecast.Forecaster` fed with the site's series and measurements."""
+
+    site: Site
+    db: Database | None = None
+    forecaster: Forecaster = field(default_factory=PersistenceForecaster)
+    name: str = "persistence"
+
+    def history(self, at: datetime, n: int) -> pd.DataFrame:
+        """The site's series around ``at`` (as far as they reach), measured demands on top."""
+        step = timedelta(minutes=self.site.step_min)
+        start = pd.Timestamp(at - timedelta(days=HISTORY_DAYS))
+        end = pd.Timestamp(at + n * step)
+        cover = series_coverage(self.site).values()
+        if cover:
+            start = max(start, *(a for a, _ in cover))
+            end = min(end, *(b for _, b in cover))
+        steps = int((end - start) / pd.Timedelta(step))
+        if steps <= 0:
+            history = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"))
+        else:
+            history = load_forecast(self.site, start, steps)
+        return self._measured(history, at)
+
+    def _measured(self, history: pd.DataFrame, at: datetime) -> pd.DataFrame:
+        if self.db is None:
+            return history
+        columns = [f"demand.{c}_kw" for c in ("electricity", "heat", "cooling")]
+        try:
+            measured = aggregates_wide(
+                db=self.db, start=at - timedelta(days=HISTORY_DAYS), end=at, quantities=columns
+            )
+        except STORE_ERRORS:
+            return history  # the store is down: the site's series still stand
+        if measured.empty:
+            return history
+        merged = history.reindex(history.index.union(measured.index))
+        for c in measured.columns:
+            merged.loc[measured.index, c] = measured[c]
+        return merged
+
+    def forecast(self, at: datetime, n: int) -> pd.DataFrame:
+        """The forecaster's Forecast from the history known at ``at``."""
+        return self.forecaster.forecast(self.site, self.history(at, n), pd.Timestamp(at), n)
+
+
+@dataclass
+class SeriesForecast:
+    """The site's own series as the forecast (perfect foresight where they are the truth)."""
+
+    site: Site
+    name: str = "site series (perfect foresight)"
+
+    def forecast(self, at: datetime, n: int) -> pd.DataFrame:
+        """The site's series over the horizon."""
+        return load_forecast(self.site, pd.Timestamp(at), n)
