@@ -122,7 +122,7 @@ class Tiny:
     grid = staticmethod(grid)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny() -> type[Tiny]:
     """The builders: ``tiny.site(assets)``, ``tiny.forecast(site, n)``, ``tiny.plan(site, fc)``."""
     return Tiny

@@ -454,3 +454,26 @@ def test_marginal_electricity_price_is_the_import_price(tiny, tariff, expected):
     s = tiny.plan(site, fc)
     consistent(site, s)
     assert list(s.frame["price.electricity_eur_per_mwh"]) == pytest.approx(expected)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="model bug, reported: a peak rise (100 EUR/kW/a) costs more than shedding a kW for "
+    "one interval (critical 100,000 EUR/MWh x 0.25 h = 25 EUR), so the plan sheds load",
+)
+def test_no_load_shed_to_avoid_a_peak_rise(tiny):
+    # All demand critical (the default share). Serving 200 kW raises the year's peak from 150
+    # to 200 kW: 50 kW x 100 EUR/kW/a = 5000 EUR, which a hospital must pay rather than shed.
+    site = tiny.site(
+        [tiny.grid()],
+        electricity={
+            "energy_price": "fixed",
+            "fixed_price_eur_per_mwh": 100.0,
+            "demand_charge_eur_per_kw_a": 100.0,
+        },
+    )
+    fc = tiny.forecast(site, 4, electricity=[100, 100, 200, 100])
+    state = PlantState(peak_import_kw=150)
+    s = tiny.plan(site, fc, state)
+    assert s.unserved_kwh == 0
+    assert s.costs["peak_charge"] == pytest.approx(5000.0)
