@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from connectors.registers import Table
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 READS = {1: Table.COIL, 2: Table.DISCRETE, 3: Table.HOLDING, 4: Table.INPUT}
 MAX_READ = {1: 2000, 2: 2000, 3: 125, 4: 125}
-ILLEGAL_FUNCTION, ILLEGAL_VALUE, GATEWAY_NO_RESPONSE = 1, 3, 11
+ILLEGAL_FUNCTION, ILLEGAL_ADDRESS, ILLEGAL_VALUE, GATEWAY_NO_RESPONSE = 1, 2, 3, 11
 
 
 def _pack_bits(bits: list[int]) -> bytes:
@@ -59,11 +61,16 @@ class ModbusSimServer:
         Port -> unit id -> device name. Port 0 binds a free port (see :attr:`ports`).
     host
         Address to bind (loopback unless you mean to expose the simulator).
+    clock_unit
+        Unit id (on every port) of the simulation clock: holding registers 0..3 hold the
+        simulated time as uint64 UTC epoch seconds; writing a later time advances the plant to
+        it (with ``--speed max`` a driving client sets the pace). ``None``: no clock unit.
     """
 
     sim: PlantSimulator
     units: Mapping[int, Mapping[int, str]]
     host: str = "127.0.0.1"
+    clock_unit: int | None = None
     ports: dict[int, int] = field(default_factory=dict, init=False)
     """Requested port -> bound port, once started."""
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -168,7 +175,9 @@ class ModbusSimServer:
             except (asyncio.IncompleteReadError, ConnectionError):
                 return
             name = units.get(unit)
-            if name is None:
+            if unit == self.clock_unit and name is None:
+                answer = await self._clock(pdu)
+            elif name is None:
                 answer = bytes([pdu[0] | 0x80, GATEWAY_NO_RESPONSE])
             else:
                 faults = self.sim.devices[name].faults
@@ -186,6 +195,26 @@ class ModbusSimServer:
                 return
 
     # --- protocol ---------------------------------------------------------------------------------
+
+    async def _clock(self, pdu: bytes) -> bytes:
+        """The simulation clock unit: read or advance the simulated time."""
+        fc = pdu[0]
+        if fc not in (3, 16):
+            return bytes([fc | 0x80, ILLEGAL_FUNCTION])
+        address, count = struct.unpack(">HH", pdu[1:5]) if len(pdu) >= 5 else (1, 0)
+        if address != 0 or count != 4:
+            return bytes([fc | 0x80, ILLEGAL_ADDRESS])
+        if fc == 3:
+            now = int(self.sim.now.timestamp())
+            return bytes([3, 8]) + struct.pack(">Q", now)
+        if len(pdu) != 14 or pdu[5] != 8:
+            return bytes([fc | 0x80, ILLEGAL_VALUE])
+        (epoch_s,) = struct.unpack(">Q", pdu[6:14])
+        target = pd.Timestamp(epoch_s, unit="s", tz="UTC")
+        if target < self.sim.now.floor("s") or epoch_s > 2**40:
+            return bytes([fc | 0x80, ILLEGAL_VALUE])
+        await asyncio.get_running_loop().run_in_executor(None, self.sim.advance_to, target)
+        return pdu[:5]
 
     def _answer(self, name: str, pdu: bytes) -> bytes:
         fc = pdu[0]

@@ -133,21 +133,22 @@ def _replace_devices(site: Site, devices: list[dict[str, Any]]) -> Site:
     return site_from_dict(data, source=site.source, base_dir=site.base_dir)
 
 
-def simulator_overrides(site: Site, *, host: str, port: int | None) -> list[DeviceOverride]:
-    """Addresses of the site's devices on the simulator.
+def unit_plan(site: Site, port: int | None) -> list[tuple[str, int, int]]:
+    """(device, port, unit id) of every device of the site on the simulator.
 
     With ``port``, every device is served on that port with unit ids 1..N in site order;
-    without, each keeps the port and unit id the site gives it (on ``host``).
+    without, each keeps the port and unit id the site gives it.
     """
     if port is None:
-        return [
-            DeviceOverride(name=d.name, host=host, port=d.port, unit_id=d.unit_id)
-            for d in site.devices
-        ]
+        return [(d.name, d.port, d.unit_id) for d in site.devices]
     if len(site.devices) > 247:
         msg = f"{len(site.devices)} devices do not fit the unit ids 1..247 of one port"
         raise SiteError.one(site.source, "devices", msg, "serve them on the site's own ports")
+    return [(d.name, port, i) for i, d in enumerate(site.devices, start=1)]
+
+
+def simulator_overrides(site: Site, *, host: str, port: int | None) -> list[DeviceOverride]:
+    """Override entries that point the site's devices at a simulator on ``host`` (see unit_plan)."""
     return [
-        DeviceOverride(name=d.name, host=host, port=port, unit_id=i)
-        for i, d in enumerate(site.devices, start=1)
+        DeviceOverride(name=n, host=host, port=p, unit_id=u) for n, p, u in unit_plan(site, port)
     ]

@@ -307,7 +307,7 @@ class PlantSimulator:
 
     def advance_to(self, ts: datetime | pd.Timestamp | str) -> list[StepRecord]:
         """Advance simulated time to ``ts`` (no-op if it has passed); return the steps taken."""
-        target = _utc(ts)
+        target = _utc(ts).floor("us")  # datetimes carry microseconds
         records: list[StepRecord] = []
         while self.now < target:
             with self._lock:
