@@ -247,6 +247,22 @@ def measure(db: Database, *, repeat: int) -> dict[str, dict[str, float]]:
     return results
 
 
+def _size_mb(db: Database) -> float:
+    """Size of the store on disk (SQLite file and WAL; PostgreSQL tables with indexes)."""
+    if db.is_sqlite:
+        path = Path(str(db.engine.url.database))
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
+    with db.engine.connect() as conn:
+        total = conn.execute(
+            sa.text(
+                "select sum(pg_total_relation_size(c.oid)) from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = current_schema() and c.relkind = 'r'"
+            )
+        ).scalar()
+    return float(total or 0) / 1e6
+
+
 def _machine() -> dict[str, object]:
     cpu = "unknown"
     try:
@@ -262,6 +278,7 @@ def _machine() -> dict[str, object]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "sqlalchemy": sa.__version__,
+        "load_average_1_5_15_min": os.getloadavg(),
     }
 
 
@@ -302,6 +319,7 @@ def run_one(url: str, args: argparse.Namespace) -> dict[str, object]:
                 "schedule_versions": args.schedule_days * 96,
             },
             "build": build_s,
+            "size_mb": _size_mb(db),
             "results": measure(db, repeat=args.repeat),
         }
     finally:

@@ -169,16 +169,15 @@ def _latest_values(
 
 
 def _on_since(conn: Connection, *, at: datetime, quantity: str, on: bool) -> datetime | None:
+    # ORDER BY ts ... LIMIT 1 (not max/min): walks the (quantity, ts) index from the right end
+    # and stops at the first match, instead of reading every reading of the quantity.
     r = readings_t
     other = r.c.value == 0 if on else r.c.value != 0
+    mine = (r.c.quantity == quantity, r.c.ts <= at, r.c.quality == "good")
     changed = conn.execute(
-        select(func.max(r.c.ts)).where(
-            r.c.quantity == quantity, r.c.ts <= at, r.c.quality == "good", other
-        )
+        select(r.c.ts).where(*mine, other).order_by(r.c.ts.desc()).limit(1)
     ).scalar()
-    first = select(func.min(r.c.ts)).where(
-        r.c.quantity == quantity, r.c.ts <= at, r.c.quality == "good"
-    )
+    first = select(r.c.ts).where(*mine).order_by(r.c.ts).limit(1)
     if changed is not None:
         first = first.where(r.c.ts > changed)
     since: datetime | None = conn.execute(first).scalar()
