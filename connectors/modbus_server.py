@@ -19,9 +19,9 @@ import contextlib
 import logging
 import struct
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -124,7 +124,7 @@ class ModbusSimServer:
         conns: set[asyncio.Task[None]] = set()
         servers: list[asyncio.Server] = []
 
-        def handler(port: int) -> object:
+        def handler(port: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
             async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
                 task = asyncio.current_task()
                 if task is not None:
@@ -142,7 +142,7 @@ class ModbusSimServer:
 
         try:
             for port in self.units:
-                srv = await asyncio.start_server(handler(port), self.host, port)  # type: ignore[arg-type]
+                srv = await asyncio.start_server(handler(port), self.host, port)
                 servers.append(srv)
                 self.ports[port] = int(srv.sockets[0].getsockname()[1])
         except OSError as exc:

@@ -105,7 +105,11 @@ def simulate(
     units: dict[int, dict[int, str]] = {}
     for name, p, unit in plan:
         units.setdefault(p, {})[unit] = name
-    clock_unit = None if pace is not None or site_ports else len(plan) + 1
+    # With --speed max a client drives time through a clock unit next to the devices.
+    clock_unit = None if pace is not None else max(u for _, _, u in plan) + 1
+    if clock_unit is not None and clock_unit > 255:
+        msg = "--speed max: no unit id is left for the simulation clock (all up to 255)"
+        raise _fail(msg)
     server = ModbusSimServer(sim, units, host=host, clock_unit=clock_unit)
     try:
         server.start()
