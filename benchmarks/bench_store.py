@@ -285,22 +285,29 @@ def _machine() -> dict[str, object]:
 def run_one(url: str, args: argparse.Namespace) -> dict[str, object]:
     admin = None
     schema = None
+    reuse = False
     if url.startswith("postgresql"):
         admin = sa.create_engine(url)
-        schema = f"bench_store_{uuid.uuid4().hex[:8]}"
+        schema = args.pg_schema or f"bench_store_{uuid.uuid4().hex[:8]}"
         with admin.begin() as conn:
-            conn.execute(sa.text(f'create schema "{schema}"'))
+            reuse = bool(
+                conn.execute(
+                    sa.text("select count(*) from pg_namespace where nspname = :s"), {"s": schema}
+                ).scalar()
+            )
+            if not reuse:
+                conn.execute(sa.text(f'create schema "{schema}"'))
         parsed = sa.engine.make_url(url)
         url = parsed.set(
             query=dict(parsed.query) | {"options": f"-csearch_path={schema}"}
         ).render_as_string(hide_password=False)
     db = open_db(url)
     try:
-        reuse = db.is_sqlite and args.keep is not None and args.keep.exists()
+        reuse = reuse or (db.is_sqlite and args.keep is not None and args.keep.exists())
         upgrade(db=db)
         if reuse:
             build_s = {"reused": 1.0}
-            print(f"  reusing the store built before in {args.keep}", flush=True)
+            print("  reusing the store built before", flush=True)
         else:
             t = time.perf_counter()
             build_s = build(
@@ -325,8 +332,9 @@ def run_one(url: str, args: argparse.Namespace) -> dict[str, object]:
     finally:
         db.dispose()
         if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+            if not args.pg_schema:
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'drop schema "{schema}" cascade'))
             admin.dispose()
 
 
@@ -345,6 +353,11 @@ def main() -> int:
         type=Path,
         default=None,
         help="SQLite file to build the store in and keep; measure it again without rebuilding",
+    )
+    parser.add_argument(
+        "--pg-schema",
+        default=None,
+        help="PostgreSQL schema to build the store in and keep; measure it again if it exists",
     )
     args = parser.parse_args()
 
