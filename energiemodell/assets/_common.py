@@ -235,7 +235,9 @@ def add_storage(
     -----
     ``level_kwh[t] = level_kwh[t-1] * (1 - loss_pu_per_h * dt) + (eta_c * charge_kw[t]
     - discharge_kw[t] / eta_d) * dt`` with ``level_kwh[-1] = level0`` (the measured level,
-    clipped into bounds); ``level_min <= level_kwh[t] <= level_max``. At the end either
+    clipped into bounds); ``level_min <= level_kwh[t] <= level_max``;
+    ``charge_kw[t] <= charge_max * avail[t]``, ``discharge_kw[t] <= discharge_max * avail[t]``
+    (``avail`` is 0 while the store is out of service). At the end either
     ``level_kwh[n-1] + end_short_kwh >= min(level0, level_max)`` (shortfall penalised) or, with
     a value price, the end level is credited and its start value is a constant kept out of the
     solver's objective.
@@ -246,6 +248,13 @@ def add_storage(
     b.charge_kw = pyo.Var(ctx.T, bounds=(0, charge_max_kw))
     b.discharge_kw = pyo.Var(ctx.T, bounds=(0, discharge_max_kw))
     b.level0 = pyo.Param(mutable=True, initialize=lo, within=pyo.Reals)
+    b.avail = pyo.Param(ctx.T, mutable=True, initialize=1.0, within=pyo.Reals)
+    b.charge_available = pyo.Constraint(
+        ctx.T, rule=lambda b, t: b.charge_kw[t] <= charge_max_kw * b.avail[t]
+    )
+    b.discharge_available = pyo.Constraint(
+        ctx.T, rule=lambda b, t: b.discharge_kw[t] <= discharge_max_kw * b.avail[t]
+    )
     b.level_balance = pyo.Constraint(
         ctx.T,
         rule=lambda b, t: (
@@ -271,7 +280,8 @@ def update_storage(
     hi: float,
     default_pu: float,
 ) -> float:
-    """Set the initial level from the state (clipped with an alarm); return it."""
+    """Set the initial level from the state (clipped with an alarm) and availability; return it."""
+    set_series(b.avail, available_units(data, name, 1))
     measured = data.state.storage_kwh.get(name)
     level = default_pu * capacity_kwh if measured is None else float(measured)
     if level < lo - 1e-6 or level > hi + 1e-6:

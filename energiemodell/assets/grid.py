@@ -28,6 +28,8 @@ class Grid(Asset[GridParams]):
     -----
     - ``import_kw[t] <= max_import * (1 - exporting[t])``, ``export_kw[t] <= max_export *
       exporting[t]`` (binary; no simultaneous import and export to harvest surcharges).
+    - ``import_kw[t] <= max_import * avail[t]``, ``export_kw[t] <= max_export * avail[t]``
+      (``avail`` is 0 while the connection is out of service).
     - Annual peak: the billing period is the local calendar year; for each of the (at most two)
       billing years ``k`` in the horizon, ``counts[t] * import_kw[t] <= threshold_k +
       rise_kw[k]`` for intervals of year ``k``, where ``threshold_0 = max(peak so far, floor)``
@@ -56,6 +58,10 @@ class Grid(Asset[GridParams]):
         b.available = pyo.Constraint(
             ctx.T, rule=lambda b, t: b.import_kw[t] <= p.max_import_kw * b.avail[t]
         )
+        if p.max_export_kw > 0:
+            b.export_available = pyo.Constraint(
+                ctx.T, rule=lambda b, t: b.export_kw[t] <= p.max_export_kw * b.avail[t]
+            )
         b.threshold = pyo.Param([0, 1], mutable=True, initialize=0.0, within=pyo.Reals)
         b.charge = pyo.Param([0, 1], mutable=True, initialize=0.0, within=pyo.Reals)
         b.rise_kw = pyo.Var([0, 1], bounds=(0, None))

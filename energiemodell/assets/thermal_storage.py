@@ -137,4 +137,4 @@ class ThermalStorage(Asset[ThermalStorageParams]):
     def storage_bridge(self, b: Any, t: int) -> tuple[Carrier, Any, Any, float] | None:
         level = b.level_kwh[t - 1] if t else b.level0
         lo = self.params.level_min_pu * self.params.capacity_kwh
-        return self.carrier, level - lo, 1.0, self.params.discharge_max_kw
+        return self.carrier, level - lo, b.avail[t], self.params.discharge_max_kw

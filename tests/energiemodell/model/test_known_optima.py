@@ -477,3 +477,63 @@ def test_no_load_shed_to_avoid_a_peak_rise(tiny):
     s = tiny.plan(site, fc, state)
     assert s.unserved_kwh == 0
     assert s.costs["peak_charge"] == pytest.approx(5000.0)
+
+
+def test_storage_out_of_service_is_not_dispatched(tiny):
+    # Regression: stores ignored PlantState.outages. Out of service, the battery cannot shift
+    # the 100 kW: 50 kWh at 10 and 50 kWh at 100 EUR/MWh.
+    site = tiny.site([tiny.grid(), battery(eta_charge=1.0, eta_discharge=1.0)])
+    fc = tiny.forecast(site, 4, electricity=100, price=[10, 10, 100, 100])
+    state = PlantState(outages=[Outage(asset="bat", reason="inverter fault")])
+    s = tiny.plan(site, fc, state)
+    consistent(site, s, state)
+    assert s.frame[["bat.charge_kw", "bat.discharge_kw"]].abs().to_numpy().max() == 0
+    assert s.cost_eur == pytest.approx(5.5)
+
+
+def test_grid_out_of_service_takes_no_export(tiny):
+    # Regression: only import was cut during a grid outage. The CHP, held on, makes 60 kW more
+    # than the campus uses: with the grid out it is surplus, reported, not exported.
+    site = kwkg_site(tiny)
+    fc = tiny.forecast(site, 4, electricity=40, price=50)
+    state = PlantState(
+        units={"chp": UnitState(on=True, time_in_state_h=0.0)}, outages=[Outage(asset="grid")]
+    )
+    s = tiny.plan(site, fc, state)
+    consistent(site, s, state)
+    assert list(s.frame["grid.export_kw"]) == [0] * 4
+    assert list(s.frame["surplus.electricity_kw"]) == pytest.approx([60] * 4)
+    assert s.costs["kwkg_surcharge"] == 0
+    assert any(a.startswith("surplus electricity") for a in s.alarms)
+
+
+def test_marginal_heat_price_is_the_boiler_fuel_price(tiny):
+    # One more kW of heat burns 1 / 0.9 kW of gas at 30 + 5.5 EUR/MWh.
+    site = tiny.site(
+        [boiler(eta=0.9)], gas={"commodity_eur_per_mwh": 30.0, "energy_tax_eur_per_mwh": 5.5}
+    )
+    fc = tiny.forecast(site, 4, heat=[100, 200, 300, 400])
+    s = tiny.plan(site, fc)
+    consistent(site, s)
+    assert list(s.frame["price.heat_eur_per_mwh"]) == pytest.approx([35.5 / 0.9] * 4)
+
+
+@pytest.mark.parametrize(("window_start", "rise_kw"), [("00:00", 50.0), ("08:00", 0.0)])
+def test_peak_counts_only_inside_high_load_windows(tiny, window_start, rise_kw):
+    # The horizon is 01:00-02:00 local on a Tuesday in March: inside a 00:00-03:00 window the
+    # 200 kW raise the year's peak from 150 kW; outside an 08:00-11:00 window they do not.
+    site = tiny.site(
+        [tiny.grid()],
+        electricity={
+            "energy_price": "fixed",
+            "fixed_price_eur_per_mwh": 100.0,
+            "demand_charge_eur_per_kw_a": 0.01,
+            "high_load_windows": [
+                {"months": [3], "start": window_start, "end": f"{int(window_start[:2]) + 3:02d}:00"}
+            ],
+        },
+    )
+    fc = tiny.forecast(site, 4, electricity=[100, 100, 200, 100])
+    s = tiny.plan(site, fc, PlantState(peak_import_kw=150))
+    consistent(site, s)
+    assert s.costs["peak_charge"] == pytest.approx(0.01 * rise_kw)

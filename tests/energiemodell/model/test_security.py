@@ -190,3 +190,26 @@ def test_cooling_n1(tiny, cooling_n1, running):
     # 75 kW of electricity for 1 h at 0.10, plus the starts.
     assert s.cost_eur == pytest.approx(7.5 + 5.0 * running)
     assert ("n1.cooling_shortfall_kw" in s.frame) is cooling_n1
+
+
+def test_heat_store_out_of_service_bridges_nothing(tiny):
+    # The same single slow boiler with a full store that is out of service: 500 kW short.
+    site = tiny.site(
+        [
+            unit("b1", start_time_min=30),
+            {
+                "name": "tes",
+                "type": "thermal_storage",
+                "carrier": "heat",
+                "capacity_kwh": 1000,
+                "charge_max_kw": 1000,
+                "discharge_max_kw": 1000,
+            },
+        ],
+        security={"heat_n1": True},
+    )
+    fc = tiny.forecast(site, 4, heat=500)
+    state = PlantState(storage_kwh={"tes": 1000.0}, outages=[Outage(asset="tes")])
+    s = tiny.plan(site, fc, state)
+    consistent(site, s, state)
+    assert list(s.frame["n1.heat_shortfall_kw"]) == pytest.approx([500] * 4)
