@@ -55,8 +55,12 @@ class Schedule:
 
     @property
     def unserved_kwh(self) -> float:
-        """Energy not served over the horizon (all carriers, kWh)."""
-        cols = [c for c in self.frame.columns if c.startswith("unserved.")]
+        """Energy not served over the horizon (all carriers, kWh; critical energy counted once)."""
+        cols = [
+            c
+            for c in self.frame.columns
+            if c.startswith("unserved.") and not c.endswith("_critical_kw")
+        ]
         dt_h = self.step_h
         return float(self.frame[cols].to_numpy().sum() * dt_h) if cols else 0.0
 

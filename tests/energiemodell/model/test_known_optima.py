@@ -412,6 +412,9 @@ def test_unserved_energy_only_when_capacity_is_short_and_critical_last(tiny):
     assert s.penalties["unserved_critical"] == pytest.approx(80 * DT / 1000 * 100_000)
     assert s.cost_eur == pytest.approx(350 * DT * 0.05)
     assert any(a.startswith("unserved electricity: 62.5 kWh") for a in s.alarms)
+    # Regression: the critical column was counted a second time (82.5 kWh).
+    assert s.unserved_kwh == pytest.approx(62.5)
+    assert s.kpis["unserved_kwh"] == pytest.approx(62.5)
 
 
 def test_group_unit_outage_leaves_heat_unserved(tiny):
