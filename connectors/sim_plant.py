@@ -31,9 +31,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+
+from energiemodell.errors import Problem, SiteError
+
+if TYPE_CHECKING:
+    from energiemodell.site import Site
 
 EPS = 1e-9
 
@@ -136,6 +143,16 @@ Flows = dict[str, float]
 """Mean values over one step: Schedule-style columns (kW, kWh for levels)."""
 
 
+@dataclass(frozen=True)
+class TestRun:
+    """An emergency generator test run (UTC)."""
+
+    name: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    p_kw: float
+
+
 class Plant:
     """The plant of a site: units, stores, PV, emergency generators and the grid.
 
@@ -147,6 +164,12 @@ class Plant:
         Thermal stores, in site order.
     pv_kwp
         PV name -> installed kWp.
+    eer_curves
+        Compression chiller -> (ambient temperatures, EER) to interpolate.
+    generators, test_runs
+        Emergency generators, and their test runs (the only time they run).
+    flexible
+        Flexible-load parameters; those outside the demand series run their even profile.
     """
 
     def __init__(
@@ -156,11 +179,35 @@ class Plant:
         stores: list[Store],
         pv_kwp: dict[str, float],
         eer_curves: dict[str, tuple[list[float], list[float]]],
+        generators: list[str] | None = None,
+        test_runs: list[TestRun] | None = None,
+        flexible: list[Any] | None = None,
     ) -> None:
         self.units = {u.name: u for u in units}
         self.stores = {s.name: s for s in stores}
         self.pv_kwp = pv_kwp
         self.eer_curves = eer_curves
+        self.test_runs = test_runs or []
+        self.generators = generators or []
+        self.flexible = [p for p in flexible or [] if not p.included_in_demand]
+
+    def emergency_kw(self, now: pd.Timestamp) -> dict[str, float]:
+        """Emergency generators' output: their test runs only."""
+        out = dict.fromkeys(self.generators, 0.0)
+        for r in self.test_runs:
+            if r.start <= now < r.end:
+                out[r.name] = r.p_kw
+        return out
+
+    def flexible_kw(self, local: time) -> dict[str, float]:
+        """Flexible electric loads outside the demand series: their even profile in the window."""
+        out: dict[str, float] = {}
+        for p in self.flexible:
+            start, end = p.window_start, p.window_end
+            hours = ((end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)) % 1440 / 60
+            inside = start <= local < end if start < end else (local >= start or local < end)
+            out[p.name] = p.energy_kwh / hours if inside and hours > 0 else 0.0
+        return out
 
     def eer(self, unit: Unit, temp_c: float) -> float:
         """Energy efficiency ratio of a compression chiller at the ambient temperature."""
@@ -311,3 +358,88 @@ class Plant:
         out["grid.import_kw"] = max(net, 0.0)
         out["grid.export_kw"] = max(-net, 0.0)
         out["grid.net_import_kw"] = net
+
+
+_KINDS = {
+    "chp": ("chp", "p_el_kw"),
+    "boiler": ("boiler", "q_kw"),
+    "compression_chiller": ("chiller", "cold_kw"),
+    "absorption_chiller": ("absorption", "cold_kw"),
+}
+_PASSIVE = frozenset({"grid", "pv", "thermal_storage", "emergency_generator", "flexible_load"})
+
+
+def _unit(a: Any) -> Unit:
+    p = a.params
+    kind, quantity = _KINDS[p.type]
+    unit_max = {"chp": "p_el_max_kw", "boiler": "q_max_kw"}.get(kind, "cold_max_kw")
+    min_pu = {"chp": "p_el_min_pu", "boiler": "q_min_pu"}.get(kind, "cold_min_pu")
+    u_max, n = float(getattr(p, unit_max)), int(getattr(p, "units", 1))
+    ramp = getattr(p, "ramp_kw_per_min", None)
+    if ramp is None and p.start_time_min > 0:
+        ramp = u_max * n / p.start_time_min  # all units from zero to full in start_time_min
+    column = f"{a.name}.{quantity}"
+    return Unit(a.name, kind, column, u_max, n, float(getattr(p, min_pu)), ramp, asset=a)
+
+
+def build_plant(site: Site) -> Plant:
+    """The site's plant in its initial state (stores at ``initial_level_pu``, units off).
+
+    Raises
+    ------
+    SiteError
+        For asset types the simulator does not model (battery, heat pump, electric boiler,
+        district heat, heat dump) and heat or cooling flexible loads outside the demand series.
+    """
+    units: list[Unit] = []
+    stores: list[Store] = []
+    pv: dict[str, float] = {}
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    runs: list[TestRun] = []
+    generators: list[str] = []
+    flexible: list[Any] = []
+    problems: list[Problem] = []
+    for a in site.asset_objects:
+        p = a.params
+        if p.type in _KINDS:
+            units.append(_unit(a))
+            if p.type == "compression_chiller" and p.eer_by_temp_c:
+                pts = sorted(p.eer_by_temp_c)
+                curves[a.name] = ([t for t, _ in pts], [e for _, e in pts])
+        elif p.type == "thermal_storage":
+            lo, hi = p.level_min_pu * p.capacity_kwh, p.level_max_pu * p.capacity_kwh
+            level = min(max(p.initial_level_pu * p.capacity_kwh, lo), hi)
+            stores.append(
+                Store(
+                    a.name, p.carrier, p.capacity_kwh, p.charge_max_kw, p.discharge_max_kw,
+                    p.loss_pu_per_h, lo, hi, level,
+                )
+            )  # fmt: skip
+        elif p.type == "pv":
+            pv[a.name] = p.p_kwp
+        elif p.type == "emergency_generator":
+            generators.append(a.name)
+            for run in p.test_runs:
+                t0 = pd.Timestamp(run.start)
+                t0 = (t0.tz_localize(site.tz) if t0.tzinfo is None else t0).tz_convert("UTC")
+                t1 = t0 + pd.Timedelta(hours=run.duration_h)
+                runs.append(TestRun(a.name, t0, t1, run.load_pu * p.p_el_kw))
+        elif p.type == "flexible_load":
+            if not p.included_in_demand and p.carrier != "electricity":
+                msg = "the plant simulator does not model heat or cooling flexible loads"
+                problems.append(Problem(site.source, f"assets.{a.name}", msg, ""))
+            flexible.append(p)
+        elif p.type not in _PASSIVE:
+            msg = f"the plant simulator does not model asset type {p.type}"
+            problems.append(Problem(site.source, f"assets.{a.name}.type", msg, ""))
+    if problems:
+        raise SiteError(problems)
+    return Plant(
+        units=units,
+        stores=stores,
+        pv_kwp=pv,
+        eer_curves=curves,
+        generators=generators,
+        test_runs=runs,
+        flexible=flexible,
+    )

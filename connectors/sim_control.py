@@ -1,0 +1,189 @@
+"""Device-side control logic of the simulated plant: remote mode, setpoint validity, watchdogs.
+
+The conventions of MODBUS.md section 2.6, as a BMS gateway or unit controller implements them:
+
+* A device with a ``heartbeat`` and a ``remote_enable`` point is *remote* while remote-enable is
+  set and the heartbeat changed within the watchdog time. Devices without those points (boiler or
+  chiller controllers) take their mode from the site's gateway (a device with both roles and no
+  asset); with no gateway at all, only setpoint freshness counts.
+* A setpoint (the point bound to a unit's Schedule column) is valid while its device is remote
+  and it is younger than the point's ``revert_s``.
+* The watchdog counts wall-clock seconds (it watches the link; a simulated day may pass in
+  seconds); setpoint expiry counts simulated seconds (plan validity). A tripped watchdog clears
+  ``remote_enable`` and raises the ``heartbeat_lost`` alarm: going back needs a new request.
+* Permissives while remote: ``release`` / ``start_request`` false stop a unit; ``load_limit_pct``
+  / ``capacity_limit_pct`` cap it until their ``revert_s`` passes.
+* Read-backs: ``local_state`` is 1 (remote), 2 (fallback: remote, but a setpoint expired) or
+  0 (local); a boolean one (``remote_active``) is true while the unit follows a setpoint or, on a
+  device with its own heartbeat, while it is remote with nothing expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from connectors.registers import DataType, Role, Value
+from connectors.sim_devices import PlantDevice
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Link:
+    """Remote-control state of one device."""
+
+    heartbeat_at: float = -math.inf
+    heartbeat_value: Value | None = None
+    tripped: bool = False
+    written_at: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass
+class RemoteControl:
+    """Who may drive which unit right now.
+
+    Parameters
+    ----------
+    devices
+        The simulated devices by name.
+    setpoints
+        Schedule column -> (device, point) the column's setpoint is written to.
+    columns
+        Asset -> its unit's Schedule column (``chp1`` -> ``chp1.p_el_kw``).
+    now
+        Simulated time.
+    monotonic
+        Wall clock of the watchdogs.
+    watchdog_s
+        Watchdog for every device instead of each map's ``watchdog_s``.
+    """
+
+    devices: Mapping[str, PlantDevice]
+    setpoints: Mapping[str, tuple[str, str]]
+    columns: Mapping[str, str]
+    now: Callable[[], pd.Timestamp]
+    monotonic: Callable[[], float]
+    watchdog_s: float | None = None
+    links: dict[str, Link] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.links = {n: Link() for n in self.devices}
+        self._gateway = next(
+            (g for g in self.devices.values() if g.binding.asset is None and self.has_link(g)),
+            None,
+        )
+
+    @staticmethod
+    def has_link(dev: PlantDevice) -> bool:
+        """Whether the device has its own heartbeat and remote-enable points."""
+        r = dev.rmap
+        return (
+            r.with_role(Role.HEARTBEAT) is not None and r.with_role(Role.REMOTE_ENABLE) is not None
+        )
+
+    def authority(self, dev: PlantDevice) -> PlantDevice | None:
+        """The device whose heartbeat and remote-enable decide ``dev``'s mode."""
+        return dev if self.has_link(dev) else self._gateway
+
+    def alive(self, dev: PlantDevice) -> bool:
+        """Whether the heartbeat changed within the watchdog time."""
+        limit = self.watchdog_s or dev.rmap.watchdog_s or math.inf
+        return self.monotonic() - self.links[dev.name].heartbeat_at <= limit
+
+    def remote(self, dev: PlantDevice | None) -> bool:
+        """Whether ``dev`` (an authority) is in remote mode; no authority counts as remote."""
+        if dev is None:
+            return True
+        en = dev.rmap.with_role(Role.REMOTE_ENABLE)
+        return bool(en and dev.value(en)) and self.alive(dev)
+
+    def fresh(self, dev: PlantDevice, point: str) -> bool:
+        """Whether ``point`` was written and is younger than its ``revert_s``."""
+        at = self.links[dev.name].written_at.get(point)
+        if at is None:
+            return False
+        revert = dev.rmap.points[point].revert_s
+        return revert is None or (self.now() - at).total_seconds() <= revert
+
+    def setpoint(self, column: str) -> float | None:
+        """The valid setpoint of a Schedule column, or ``None`` (local control)."""
+        where = self.setpoints.get(column)
+        if where is None:
+            return None
+        dev = self.devices[where[0]]
+        if not (self.remote(self.authority(dev)) and self.fresh(dev, where[1])):
+            return None
+        v = dev.value(where[1])
+        return None if v is None else float(v)
+
+    def cap_pu(self, asset: str) -> float:
+        """The share of the unit's capacity its permissives allow (1 while local)."""
+        cap = 1.0
+        for dev in self.devices.values():
+            if dev.binding.asset != asset or not self.remote(self.authority(dev)):
+                continue
+            for point in ("release", "start_request"):
+                if point in dev.rmap.points and dev.value(point) is False:
+                    cap = 0.0
+            for point in ("load_limit_pct", "capacity_limit_pct"):
+                if point in dev.rmap.points and self.fresh(dev, point):
+                    cap = min(cap, float(dev.value(point) or 0.0) / 100.0)
+        return cap
+
+    def on_write(self, dev: PlantDevice, point: str, value: Value) -> None:
+        """Record a client's write (called under the lock, after the registers changed)."""
+        link = self.links[dev.name]
+        role = dev.rmap.points[point].role
+        if role is Role.HEARTBEAT and value != link.heartbeat_value:
+            link.heartbeat_at = self.monotonic()
+            link.heartbeat_value = value
+        elif role is Role.REMOTE_ENABLE and value:
+            link.tripped = False
+        link.written_at[point] = self.now()
+
+    def watchdogs(self) -> None:
+        """Trip every remote-enabled device whose heartbeat stopped changing."""
+        for dev in self.devices.values():
+            en = dev.rmap.with_role(Role.REMOTE_ENABLE)
+            if en and self.has_link(dev) and dev.value(en) and not self.alive(dev):
+                logger.warning("%s: heartbeat lost, back to local control", dev.name)
+                dev.set_value(en, 0)
+                self.links[dev.name].tripped = True
+
+    def status_values(self, dev: PlantDevice, *, plant_fault: bool) -> dict[str, Value]:
+        """The device's local-state, alarm and setpoint-age points."""
+        out: dict[str, Value] = {}
+        link = self.links[dev.name]
+        own = [p for n, p in self.setpoints.values() if n == dev.name]
+        written = [p for p in own if p in link.written_at]
+        expired = any(not self.fresh(dev, p) for p in written)
+        remote = self.remote(self.authority(dev))
+        ls = dev.rmap.with_role(Role.LOCAL_STATE)
+        if ls is not None:
+            if self.has_link(dev):
+                state = (2 if expired else 1) if remote else 0
+            else:
+                column = self.columns.get(dev.binding.asset or "")
+                state = int(column is not None and self.setpoint(column) is not None)
+            is_bool = dev.rmap.points[ls].dtype is DataType.BOOL
+            out[ls] = (state == 1) if is_bool else state
+        for name, p in dev.rmap.points.items():
+            if p.role is Role.ALARM and p.bits:
+                flags = {
+                    "heartbeat_lost": link.tripped,
+                    "setpoint_expired": remote and expired,
+                    "plant_fault": plant_fault,
+                }
+                out[name] = sum(1 << i for b, i in p.bits.items() if flags.get(b, False))
+            elif p.role is Role.ALARM:
+                out[name] = False
+        if "setpoint_age_s" in dev.rmap.points:
+            ages = [(self.now() - link.written_at[p]).total_seconds() for p in written]
+            out["setpoint_age_s"] = min(int(min(ages, default=65535)), 65535)
+        return out
