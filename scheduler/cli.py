@@ -31,6 +31,8 @@ from energiemodell.timeseries import (
 from energiemodell.validate import check_site
 from scheduler.cli_db import db_app
 from scheduler.cli_devices import devices_app
+from scheduler.cli_scenario import scenario_app
+from scheduler.cli_simulate import simulate
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_NO_PLAN = 0, 1, 2, 3
 
@@ -43,6 +45,8 @@ app = typer.Typer(
 )
 app.add_typer(devices_app, name="devices")
 app.add_typer(db_app, name="db")
+app.add_typer(scenario_app, name="scenario")
+app.command()(simulate)
 
 logger = logging.getLogger(__name__)
 
