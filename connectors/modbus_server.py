@@ -131,6 +131,10 @@ class ModbusSimServer:
                     conns.add(task)
                 try:
                     await self._serve_connection(port, reader, writer)
+                except asyncio.CancelledError:
+                    # Shutdown: end quietly (Python 3.11's stream callback logs a handler task
+                    # that ends cancelled as an error).
+                    pass
                 finally:
                     writer.close()
                     with contextlib.suppress(OSError, asyncio.CancelledError):

@@ -12,6 +12,7 @@ import pytest
 from pyModbusTCP.client import ModbusClient
 
 from connectors.binding import build_devices
+from connectors.commissioning import CheckStatus, commission
 from connectors.device import Quality
 from connectors.estimates import storage_level_kwh
 from connectors.modbus import ModbusDevice
@@ -210,3 +211,21 @@ def test_an_expired_setpoint_hands_the_unit_back_to_local_control(campus: Site):
             assert alarm & 0b10  # setpoint_expired
             assert run.read("boiler_ctrl", "remote_active").value is False
         assert run.read("chp1_ctrl", "p_el_kw").value == pytest.approx(800)
+
+
+def test_a_commissioning_rehearsal_against_the_simulator_passes(campus: Site):
+    with running(campus, watchdog_s=1.0) as run:
+        report = commission(list(run.devices.values()), MemorySink(), watchdog_s=1.0)
+    assert [i for i in report.items if i.status is CheckStatus.FAIL] == []
+    drills = {i.device for i in report.items if i.step == "heartbeat_drill"}
+    passed = {
+        i.device
+        for i in report.items
+        if i.step == "heartbeat_drill" and i.status is CheckStatus.PASS
+    }
+    assert passed == {"chp1_ctrl", "chp2_ctrl", "bms_gateway"}
+    assert drills == set(campus_names(campus))
+
+
+def campus_names(site: Site) -> list[str]:
+    return [d.name for d in site.devices]
