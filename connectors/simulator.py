@@ -257,8 +257,10 @@ class PlantSimulator:
         if self._demand_at is not None and self._demand_at[0] == ts:
             return self._demand_at[1]
         if ts not in self._forecast.index:
-            n = 24 * 60 // self.site.step_min
-            self._forecast = load_forecast(self.site, ts, n)
+            try:  # a day at a time; near the end of the series, what is left
+                self._forecast = load_forecast(self.site, ts, 24 * 60 // self.site.step_min)
+            except SiteError:
+                self._forecast = load_forecast(self.site, ts, 1)
         row = self._forecast.loc[ts].to_dict()
 
         def col(name: str) -> float:

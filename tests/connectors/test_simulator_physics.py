@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from connectors.errors import WriteRejected
 from connectors.overrides import site_devices_or_file
-from connectors.simulator import PlantSimulator, SimulatorConfig, StepRecord
+from connectors.simulator import PaceDriver, PlantSimulator, SimulatorConfig, StepRecord
+from connectors.writer import Heartbeat, MemorySink, SafeWriter
+from energiemodell.errors import SiteError
 from energiemodell.heat_led import RuleState, heat_led_step
 from energiemodell.site import Site, site_from_dict
 from energiemodell.state import PlantState, UnitState
@@ -251,3 +255,50 @@ def test_the_reference_devices_file_binds_every_controlled_or_metered_asset(refe
     assert {"tes_heat", "tes_cold"} <= bound
     columns = {c for d in site.devices for c in d.setpoints}
     assert {"chp1.p_el_kw", "chp2.p_el_kw", "boilers.q_kw", "chillers.cold_kw"} <= columns
+
+
+def test_the_simulation_runs_to_the_end_of_the_series_and_says_so(reference_site: Site):
+    # The series end at 2025-01-01T00:00Z; run its last half hour, then past the end.
+    sim = PlantSimulator(reference_site, start="2024-12-31T23:30:00Z", devices=[])
+    sim.advance_to("2025-01-01T00:00:00Z")
+    with pytest.raises(SiteError, match="covers 2024-01-01"):
+        sim.advance_to("2025-01-01T00:15:00Z")
+    with pytest.raises(SiteError, match="is needed"):
+        PlantSimulator(reference_site, start="2026-01-01T00:00:00+01:00", devices=[])
+
+
+def test_pace_driver_runs_simulated_time_at_a_multiple_of_real_time(reference_site: Site):
+    sim = PlantSimulator(reference_site, start=START, devices=[])
+    t0 = time.monotonic()
+    with PaceDriver(sim, 600, tick_s=0.05):
+        time.sleep(0.6)
+    wall = time.monotonic() - t0
+    moved_s = (sim.now - pd.Timestamp(START)).total_seconds()
+    assert 0 < moved_s <= 600 * wall
+    assert moved_s >= 60  # a loaded machine may lag, but not stand still
+
+
+def test_permissives_and_device_side_limits_without_sockets(reference_site: Site):
+    site = site_devices_or_file(reference_site)
+    sim = PlantSimulator(site, start=START)
+    gw, boiler = sim.device("bms_gateway"), sim.device("boiler_ctrl")
+    writer = SafeWriter(gw, MemorySink(), clock=lambda: sim.now.to_pydatetime())
+    hb = Heartbeat(gw, period_s=60)  # beats by hand below, no thread
+    assert hb.beat()
+    assert writer.write("remote_enable", 1, reason="test").ok
+    assert writer.write("boiler_q_kw_set", 3000.0, reason="plan").ok
+    sim.advance_to(sim.now + pd.Timedelta(minutes=5))
+    assert sim.quantities()["boilers.q_kw"] == pytest.approx(3000)
+    # The optimiser locks the boilers off: release is honoured while remote.
+    boiler.write_point("release", False)
+    sim.advance_to(sim.now + pd.Timedelta(minutes=5))
+    assert sim.quantities()["boilers.q_kw"] == 0
+    # A limit of 20 % of 3 x 4000 kW caps the group at 2400 kW.
+    boiler.write_point("release", True)
+    boiler.write_point("load_limit_pct", 20.0)
+    sim.advance_to(sim.now + pd.Timedelta(minutes=10))
+    assert sim.quantities()["boilers.q_kw"] == pytest.approx(2400)
+    # The device refuses a value outside its point limits (exception 03) and keeps the old one.
+    with pytest.raises(WriteRejected, match="exception 03"):
+        gw.write_point("boiler_q_kw_set", 30000.0)
+    assert gw.read_points(["boiler_q_kw_set"])[0].value == pytest.approx(3000)
