@@ -53,8 +53,13 @@ def _env() -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_writer_process_and_dashboard_readers_never_see_locks_or_partial_polls(db, make_schedule):
-    n_polls = 150
+def test_writer_process_and_dashboard_readers_never_see_locks_or_partial_polls(
+    sqlite_db, make_schedule
+):
+    # SQLite only: "database is locked" is a file-locking matter between processes; on
+    # PostgreSQL (MVCC) concurrent writers are covered by the thread tests below.
+    db = sqlite_db
+    n_polls = 100
     save_schedule(
         db=db, schedule=make_schedule(T0, created_at=T0, n=96), site_yaml="s", inputs_summary={}
     )
@@ -83,6 +88,7 @@ def test_writer_process_and_dashboard_readers_never_see_locks_or_partial_polls(d
                 plan_vs_actual(db=reader, day=T0.date())
                 assert latest_schedule_info(db=reader, at=T0 + timedelta(minutes=5)) is not None
                 reads.append(1)
+                time.sleep(0.02)  # a dashboard refreshes; it does not spin
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -99,7 +105,9 @@ def test_writer_process_and_dashboard_readers_never_see_locks_or_partial_polls(d
     assert "locked" not in err
     assert out.strip() == "done"
     assert errors == []
-    assert len(reads) >= 5  # the dashboard really read while the writer wrote
+    assert len(reads) >= 5
+    # the dashboard really read while the writer wrote: it saw some polls but not all
+    assert any(0 < c < n_polls for seen in counts.values() for c in seen)
     for seen in counts.values():
         assert seen == sorted(seen)  # a poll once seen stays seen
     assert len(readings_between(db=db, start=T0, end=T0 + timedelta(hours=2))) == n_polls * N_POINTS
