@@ -117,7 +117,7 @@ def campus(tiny):
             "battery_reserve": True,
             "critical_share_pu": {"electricity": 0.6, "heat": 0.5, "cooling": 0.5},
         },
-        control={"mip_gap_pu": 1e-6, "time_limit_s": 20, "co2_weight_eur_per_t": 20},
+        control={"mip_gap_pu": 1e-3, "time_limit_s": 20, "co2_weight_eur_per_t": 20},
     )
     return site, Planner(site, N)
 
