@@ -74,7 +74,13 @@ def check_balances(site: Site, schedule: Schedule, *, tol_kw: float = TOL_KW) ->
 
 
 def check_bounds(site: Site, schedule: Schedule, *, tol_kw: float = TOL_KW) -> list[str]:
-    """Asset quantities within their static limits; slacks non-negative and within demand."""
+    """Asset quantities within their static limits; slacks non-negative and within demand.
+
+    Notes
+    -----
+    ``0 <= unserved_critical <= min(unserved, share * demand)``, ``unserved <= demand``, and
+    ``unserved_critical > 0`` only when ``unserved - unserved_critical == (1 - share) * demand``.
+    """
     frame, out = schedule.frame, []
     for a in site.asset_objects:
         for q, (lo, hi) in a.column_limits().items():
@@ -103,6 +109,14 @@ def check_bounds(site: Site, schedule: Schedule, *, tol_kw: float = TOL_KW) -> l
             or (critical > share * demand + tol_kw).any()
         ):
             out.append(f"unserved.{carrier}_critical_kw outside 0..min(unserved, share x demand)")
+        if critical is not None:
+            # Critical demand is shed only once all non-critical demand is (penalty order).
+            early = (critical > tol_kw) & (unserved - critical < (1 - share) * demand - tol_kw)
+            if early.any():
+                out.append(
+                    f"{carrier}: critical demand shed before non-critical at "
+                    f"{_first(early, frame.index)}"
+                )
     for name in frame.columns:
         if name.startswith(("surplus.", "n1.")) and (frame[name].to_numpy() < -tol_kw).any():
             out.append(f"{name} is negative")

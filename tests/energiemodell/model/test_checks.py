@@ -112,3 +112,18 @@ def test_slack_without_alarm_is_found(solved):
     bad = tampered(s)
     bad.alarms = [a for a in bad.alarms if not a.startswith("unserved")]
     assert check_alarms(site, bad) == ["unserved.electricity_kw is used but no alarm says so"]
+
+
+def test_critical_shed_before_non_critical_is_found(tiny):
+    site = tiny.site(
+        [tiny.grid(max_import_kw=100)],
+        security={"critical_share_pu": {"electricity": 0.6, "heat": 1.0, "cooling": 1.0}},
+    )
+    s = tiny.plan(site, tiny.forecast(site, 4, electricity=[50, 150, 300, 100], price=50))
+    assert check_bounds(site, s) == []
+    bad = tampered(s)
+    t = bad.frame.index[1]  # 50 kW shed, all non-critical: call 10 kW of it critical
+    bad.frame.loc[t, "unserved.electricity_critical_kw"] = 10.0
+    assert check_bounds(site, bad) == [
+        f"electricity: critical demand shed before non-critical at {t.isoformat()}"
+    ]
