@@ -80,6 +80,12 @@ class Unit:
         """Whether the unit produces anything."""
         return self.output_kw > EPS
 
+    def heat_kw(self, output_kw: float) -> float:
+        """Heat a CHP gives at electric output ``output_kw`` (a boiler's output is its heat)."""
+        if self.kind != "chp":
+            return output_kw
+        return max(float(self.asset.heat_at(output_kw)), 0.0) if output_kw > EPS else 0.0
+
     def feasible(self, target_kw: float, cap_pu: float = 1.0) -> float:
         """The steady output the unit settles at for ``target_kw`` under a cap."""
         cap = self.capacity_kw * min(max(cap_pu, 0.0), 1.0)
@@ -275,9 +281,7 @@ class Plant:
 
     @staticmethod
     def _heat_of(u: Unit) -> float:
-        if u.kind != "chp":
-            return u.output_kw
-        return max(float(u.asset.heat_at(u.output_kw)), 0.0) if u.on else 0.0
+        return u.heat_kw(u.output_kw)
 
     def _back_off(self, u: Unit, by_kw: float) -> float:
         """Reduce a unit's carrier output by up to ``by_kw``; return the reduction achieved."""

@@ -312,16 +312,11 @@ class PlantSimulator:
     def _physics(self, dt_s: float) -> Flows:
         assert self._interval is not None  # noqa: S101  (set by _enter_interval)
         self.control.watchdogs()
-        targets, caps = {}, {}
-        for u in self.plant.units.values():
-            remote = self.control.setpoint(u.column)
-            targets[u.column] = self._local[u.column] if remote is None else remote
-            caps[u.name] = self.control.cap_pu(u.name)
         flows = self.plant.step(
             dt_s,
             self._demand(self._interval),
-            targets=targets,
-            caps=caps,
+            targets=self._targets(),
+            caps={u.name: self.control.cap_pu(u.name) for u in self.plant.units.values()},
             extra_el_kw=self.plant.flexible_kw(self.now.tz_convert(self.site.tz).time()),
             emergency_kw=self.plant.emergency_kw(self.now),
         )
@@ -340,6 +335,41 @@ class PlantSimulator:
                 self._meter_wh[name][0] += max(w, 0.0) * dt_h
                 self._meter_wh[name][1] += max(-w, 0.0) * dt_h
         return flows
+
+    def _targets(self) -> dict[str, float]:
+        """Each unit's target: its valid setpoint, else the heat-led rules' value.
+
+        Notes
+        -----
+        Local boilers also cover the heat that the rules did not plan for, as a boiler sequencer
+        holding the flow temperature does: CHPs under remote control that give less heat than the
+        rules expected, and absorption chillers still drawing drive heat while they ramp down::
+
+            q_boiler = max(0, q_rules + sum(q_chp_rules - q_chp_set) + sum(q_in_abs - q_in_rules))
+        """
+        targets: dict[str, float] = {}
+        local: set[str] = set()
+        for u in self.plant.units.values():
+            remote = self.control.setpoint(u.column)
+            targets[u.column] = self._local[u.column] if remote is None else remote
+            if remote is None:
+                local.add(u.name)
+        gap = sum(
+            u.heat_kw(u.feasible(self._local[u.column])) - u.heat_kw(u.feasible(targets[u.column]))
+            for u in self.plant.units.values()
+            if u.kind == "chp" and u.name not in local
+        )
+        gap += sum(
+            (u.output_kw - self._local[u.column]) / u.asset.params.cop
+            for u in self.plant.units.values()
+            if u.kind == "absorption"
+        )
+        for u in self.plant.units.values():
+            if u.kind == "boiler" and u.name in local and abs(gap) > 1e-9:
+                new = max(0.0, targets[u.column] + gap)
+                gap -= new - targets[u.column]
+                targets[u.column] = new
+        return targets
 
     # --- publishing -------------------------------------------------------------------------------
 

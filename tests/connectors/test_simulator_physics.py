@@ -302,3 +302,26 @@ def test_permissives_and_device_side_limits_without_sockets(reference_site: Site
     with pytest.raises(WriteRejected, match="exception 03"):
         gw.write_point("boiler_q_kw_set", 30000.0)
     assert gw.read_points(["boiler_q_kw_set"])[0].value == pytest.approx(3000)
+
+
+def test_local_boilers_cover_what_remote_chps_do_not_give(reference_site: Site):
+    site = site_devices_or_file(reference_site)
+    sim = PlantSimulator(site, start=START)
+    for name in ("chp1_ctrl", "chp2_ctrl"):
+        dev = sim.device(name)
+        writer = SafeWriter(dev, MemorySink(), clock=lambda: sim.now.to_pydatetime())
+        assert Heartbeat(dev, period_s=60).beat()
+        assert writer.write("remote_enable", True, reason="test").ok
+        assert writer.write("p_el_setpoint_kw", 0.0, reason="plan: CHPs off").ok
+    boilers_by_rules = sim.quantities()["boilers.q_kw"]
+    chp_heat = sim.quantities()["chp1.q_kw"] + sim.quantities()["chp2.q_kw"]
+    assert chp_heat > 1500  # the rules run both CHPs in this interval
+    records = sim.advance_to(sim.now + pd.Timedelta(minutes=10))
+    last = records[-1].flows
+    assert (last["chp1.p_el_kw"], last["chp2.p_el_kw"]) == (0, 0)
+    # The boiler sequencer makes up for the heat the CHPs no longer give.
+    assert last["boilers.q_kw"] == pytest.approx(boilers_by_rules + chp_heat)
+    records += sim.advance_to(sim.now + pd.Timedelta(minutes=50))
+    assert max(r.flows["unserved.heat_kw"] for r in records) == 0
+    for r in records:
+        assert_balances(site, r)
