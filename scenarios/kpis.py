@@ -14,6 +14,7 @@ period covers (``peak_charge_basis`` says how); it is reported beside ``cost_eur
 
 from __future__ import annotations
 
+import calendar
 from typing import Any
 
 import numpy as np
@@ -134,7 +135,7 @@ def _peak_charges(result: RollingResult) -> tuple[dict[int, float], str, dict[in
             peak = max(peak, result.start_state.peak_import_kw)
         tp = site.tariff_at(local[mask][0].date())
         rate = tp.electricity.demand_charge_eur_per_kw_a if tp is not None else 0.0
-        year_days = 366.0 if pd.Timestamp(year=year, month=12, day=31).dayofyear == 366 else 365.0
+        year_days = 366.0 if calendar.isleap(year) else 365.0
         covered = float(mask.sum() * dt_h / 24)
         days[year] = covered
         charges[year] = peak * rate * covered / year_days

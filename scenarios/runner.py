@@ -28,7 +28,6 @@ from energiemodell.rolling import (
     RollingOptions,
     RollingResult,
     Strategy,
-    block_starts,
     count_blocks,
     run_rolling,
 )
@@ -137,7 +136,6 @@ def prepare(spec: ScenarioSpec, spec_path: Path) -> list[Task]:
                 if minutes % step:
                     msg = f"{minutes:g} min is not a multiple of the site step ({step} min)"
                     raise SiteError.one(source, f"rolling.{name}", msg)
-            block_starts(site, start, end, length_min=step)
             tasks.append(
                 Task(
                     index=len(tasks),
