@@ -93,6 +93,7 @@ def build_model(site: Site, n: int) -> BuiltModel:
     )
     _link_subsidised_export(m, ctx, assets)
     _break_symmetry(m, ctx, assets)
+    m.slack_floor = pyo.Param(mutable=True, initialize=0.0, within=pyo.Reals)
     built = BuiltModel(site=site, model=m, ctx=ctx, assets=assets, carriers=carriers)
     security.add_security(built)
     _add_objective(built)
@@ -155,16 +156,12 @@ def _add_objective(built: BuiltModel) -> None:
         for kind, expr in a.penalties(b, ctx).items():
             built.penalty_terms[f"{kind}.{name}"] = expr
         terms.extend(built.cost_terms[name].values())
-    dt = ctx.dt_h / 1000  # kW over a step -> MWh
-    built.penalty_terms["unserved_critical"] = (
-        pen.unserved_critical_eur_per_mwh * dt * pyo.quicksum(m.shed_crit.values())
-    )
-    built.penalty_terms["unserved_noncritical"] = (
-        pen.unserved_noncritical_eur_per_mwh * dt * pyo.quicksum(m.shed_other.values())
-    )
-    built.penalty_terms["surplus"] = (
-        pen.unserved_noncritical_eur_per_mwh * dt * pyo.quicksum(m.surplus.values())
-    )
+    dt = ctx.dt_h
+    crit = security.slack_price(m, pen.unserved_critical_eur_per_mwh, dt, 4)
+    other = security.slack_price(m, pen.unserved_noncritical_eur_per_mwh, dt, 3)
+    built.penalty_terms["unserved_critical"] = crit * pyo.quicksum(m.shed_crit.values())
+    built.penalty_terms["unserved_noncritical"] = other * pyo.quicksum(m.shed_other.values())
+    built.penalty_terms["surplus"] = other * pyo.quicksum(m.surplus.values())
     terms.extend(built.penalty_terms.values())
     m.co2_weight = pyo.Param(mutable=True, initialize=0.0, within=pyo.Reals)
     m.objective = pyo.Objective(
@@ -185,8 +182,8 @@ def update_model(built: BuiltModel, data: HorizonData) -> None:
         for t in ctx.T:
             d = max(0.0, float(demand[t]))
             m.demand[str(carrier), t] = d
-            m.crit_max[str(carrier), t] = share * d
-            m.other_max[str(carrier), t] = (1 - share) * d
+            m.crit_max[str(carrier), t] = float(share[t]) * d
+            m.other_max[str(carrier), t] = (1 - float(share[t])) * d
     for carrier in Carrier:
         if carrier not in built.carriers and (data.demand_kw[carrier] > 1e-9).any():
             msg = f"there is {carrier} demand but no asset can supply {carrier}"
@@ -194,6 +191,7 @@ def update_model(built: BuiltModel, data: HorizonData) -> None:
     for name, a in built.assets.items():
         a.update(m.asset[name], ctx, data)
     m.co2_weight.set_value(data.co2_weight_eur_per_t)
+    m.slack_floor.set_value(max(data.peak_charge_eur_per_kw))
     _update_symmetry(built, data)
     security.update_security(built, data)
 

@@ -32,7 +32,7 @@ class HorizonData:
     dt_h: float
     state: PlantState
     demand_kw: dict[Carrier, np.ndarray]
-    critical_pu: dict[Carrier, float]
+    critical_pu: dict[Carrier, np.ndarray]
     day_ahead_eur_per_mwh: np.ndarray
     import_energy_eur_per_kwh: np.ndarray
     import_fees_eur_per_kwh: np.ndarray
@@ -154,7 +154,12 @@ def horizon_data(site: Site, forecast: pd.DataFrame, state: PlantState) -> Horiz
         dt_h=site.step_min / 60.0,
         state=state,
         demand_kw=demand,
-        critical_pu={c: float(site.security.critical_share_pu.get(c, 1.0)) for c in Carrier},
+        critical_pu={
+            c: np.clip(
+                col(f"demand.{c}_critical_pu", site.security.critical_share_pu.get(c, 1.0)), 0, 1
+            )
+            for c in Carrier
+        },
         day_ahead_eur_per_mwh=day_ahead,
         import_energy_eur_per_kwh=energy / MWH,
         import_fees_eur_per_kwh=np.array([e.grid_energy_charge_eur_per_mwh for e in el]) / MWH,

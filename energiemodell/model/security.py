@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from energiemodell.model.data import HorizonData
 
 
+def slack_price(m: Any, base_eur_per_mwh: float, dt_h: float, rank: int) -> Any:
+    """Price (EUR per kW and step) of a security slack: its base price plus ``rank`` floors.
+
+    The floor ``m.slack_floor`` is the horizon's largest demand charge (EUR/kW/a): a one-step
+    slack of rank >= 1 then always costs more than raising the year's peak by the same kW, so
+    no plan sheds load, gives up N-1 or touches the reserve to save a peak charge, and the
+    ranks keep the penalty order (critical 4 > non-critical 3 > N-1 2 > reserve 1).
+    """
+    return base_eur_per_mwh / 1000 * dt_h + rank * m.slack_floor
+
+
 def add_security(built: BuiltModel) -> None:
     """Add the N-1 and reserve rules the site asks for.
 
@@ -66,7 +77,7 @@ def add_security(built: BuiltModel) -> None:
                 >= built.assets[r].params.backup_reserve_kwh
             ),
         )
-        price = built.site.penalties.reserve_shortfall_eur_per_mwh / 1000 * ctx.dt_h
+        price = slack_price(m, built.site.penalties.reserve_shortfall_eur_per_mwh, ctx.dt_h, 1)
         built.penalty_terms["reserve_shortfall"] = price * pyo.quicksum(m.reserve_short.values())
 
 
@@ -142,7 +153,7 @@ def _add_n1(built: BuiltModel, carrier: Carrier) -> None:
         ctx.T,
         rule=lambda blk, u, t: total[t] - loss(*spec[u], t) + blk.short[t] >= blk.demand[t],
     )
-    price = built.site.penalties.n1_shortfall_eur_per_mwh / 1000 * ctx.dt_h
+    price = slack_price(m, built.site.penalties.n1_shortfall_eur_per_mwh, ctx.dt_h, 2)
     built.penalty_terms[f"n1_shortfall_{key}"] = price * pyo.quicksum(blk.short.values())
     m.n1_rules.append(key)
 

@@ -459,11 +459,6 @@ def test_marginal_electricity_price_is_the_import_price(tiny, tariff, expected):
     assert list(s.frame["price.electricity_eur_per_mwh"]) == pytest.approx(expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug, reported: a peak rise (100 EUR/kW/a) costs more than shedding a kW for "
-    "one interval (critical 100,000 EUR/MWh x 0.25 h = 25 EUR), so the plan sheds load",
-)
 def test_no_load_shed_to_avoid_a_peak_rise(tiny):
     # All demand critical (the default share). Serving 200 kW raises the year's peak from 150
     # to 200 kW: 50 kW x 100 EUR/kW/a = 5000 EUR, which a hospital must pay rather than shed.
