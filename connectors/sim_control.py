@@ -93,8 +93,9 @@ class RemoteControl:
 
     def alive(self, dev: PlantDevice) -> bool:
         """Whether the heartbeat changed within the watchdog time."""
+        at = self.links[dev.name].heartbeat_at
         limit = self.watchdog_s or dev.rmap.watchdog_s or math.inf
-        return self.monotonic() - self.links[dev.name].heartbeat_at <= limit
+        return at > -math.inf and self.monotonic() - at <= limit  # never beaten: not alive
 
     def remote(self, dev: PlantDevice | None) -> bool:
         """Whether ``dev`` (an authority) is in remote mode; no authority counts as remote."""
