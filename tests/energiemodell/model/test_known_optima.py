@@ -535,3 +535,17 @@ def test_peak_counts_only_inside_high_load_windows(tiny, window_start, rise_kw):
     s = tiny.plan(site, fc, PlantState(peak_import_kw=150))
     consistent(site, s)
     assert s.costs["peak_charge"] == pytest.approx(0.01 * rise_kw)
+
+
+@pytest.mark.parametrize(("share", "critical_shed"), [(0.2, 0.0), (0.9, 35.0)])
+def test_critical_share_comes_from_the_forecast(tiny, share, critical_shed):
+    # 150 kW demand, 100 kW import: 50 kW must go. The Forecast's critical share (not the
+    # site's default) decides how much of it is critical: non-critical is shed first.
+    site = tiny.site([tiny.grid(max_import_kw=100.0)])
+    fc = tiny.forecast(site, 4, electricity=150)
+    fc["demand.electricity_critical_pu"] = share
+    s = tiny.plan(site, fc)
+    assert s.frame["unserved.electricity_kw"].to_numpy() == pytest.approx([50.0] * 4)
+    assert s.frame["unserved.electricity_critical_kw"].to_numpy() == pytest.approx(
+        [critical_shed] * 4
+    )
