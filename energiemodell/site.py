@@ -172,8 +172,8 @@ class GasTariff(Model):
 class TariffPeriod(Model):
     """Tariff values valid from ``valid_from`` (inclusive) to ``valid_to`` (exclusive), local."""
 
-    valid_from: date
-    valid_to: date
+    valid_from: date = Field(description="First local date the values apply (inclusive)")
+    valid_to: date = Field(description="Local date they stop applying (exclusive)")
     electricity: ElectricityTariff
     gas: GasTariff
     source: str = Field(default="", description="Where the values come from")
@@ -215,11 +215,18 @@ class SecurityRules(Model):
 class Penalties(Model):
     """Soft-constraint prices (EUR/MWh); the strict order is checked on load."""
 
-    unserved_critical_eur_per_mwh: PositiveFloat = 100_000.0
-    unserved_noncritical_eur_per_mwh: PositiveFloat = 20_000.0
-    n1_shortfall_eur_per_mwh: PositiveFloat = 5_000.0
-    reserve_shortfall_eur_per_mwh: PositiveFloat = 2_000.0
-    storage_end_shortfall_eur_per_mwh: PositiveFloat = 1_000.0
+    unserved_critical_eur_per_mwh: PositiveFloat = Field(
+        default=100_000.0, description="Critical demand not served (ORs, ICU, MRI, IT)"
+    )
+    unserved_noncritical_eur_per_mwh: PositiveFloat = Field(
+        default=20_000.0, description="Non-critical demand not served, or surplus no asset takes"
+    )
+    n1_shortfall_eur_per_mwh: PositiveFloat = Field(
+        default=5_000.0, description="N-1 cover missing for heat or cooling"
+    )
+    reserve_shortfall_eur_per_mwh: PositiveFloat = Field(
+        default=2_000.0, description="Battery level below its backup reserve (per MWh and hour)"
+    )
 
     @model_validator(mode="after")
     def _strict_order(self) -> Penalties:
@@ -273,11 +280,11 @@ class PointBinding(Model):
 class DeviceBinding(Model):
     """One device instance: where it is, which register map it speaks, what it measures."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Unique device name")
     map: str = Field(description="Register map: a shipped model name or a path to a YAML map")
     host: str = Field(description="Host name or IP address")
-    port: Annotated[int, Field(ge=1, le=65535)] = 502
-    unit_id: Annotated[int, Field(ge=0, le=255)] = 1
+    port: Annotated[int, Field(ge=1, le=65535, description="Modbus TCP port")] = 502
+    unit_id: Annotated[int, Field(ge=0, le=255, description="Modbus unit (slave) id")] = 1
     asset: str | None = Field(default=None, description="Asset this device belongs to")
     poll_s: PositiveFloat = Field(default=10.0, description="Poll period (s)")
     timeout_s: PositiveFloat = Field(default=1.0, description="Per-request timeout (s)")
@@ -307,12 +314,14 @@ class Site(Model):
     """A campus: plant, tariffs, security rules, devices and control policy."""
 
     version: Literal[1] = Field(default=1, description="Site format version")
-    name: str
-    description: str = ""
+    name: str = Field(description="Site name (reports, the store)")
+    description: str = Field(default="", description="Free text")
     timezone: str = Field(default="Europe/Berlin", description="Local time of the site (IANA)")
     step_min: Literal[5, 15, 30, 60] = Field(default=15, description="Planning step (minutes)")
-    location: Location | None = None
-    series: list[SeriesFile] = Field(default_factory=list)
+    location: Location | None = Field(default=None, description="For PV and public holidays")
+    series: list[SeriesFile] = Field(
+        default_factory=list, description="Series files that make the site's own Forecast"
+    )
     tariffs: list[TariffPeriod] = Field(min_length=1)
     security: SecurityRules = Field(default_factory=SecurityRules)
     penalties: Penalties = Field(default_factory=Penalties)

@@ -40,13 +40,13 @@ class Outage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    asset: str
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    asset: str = Field(description="Name of the asset out of service")
+    start: AwareDatetime | None = Field(default=None, description="From (open: already out)")
+    end: AwareDatetime | None = Field(default=None, description="Until, exclusive (open: unknown)")
     units: int | None = Field(
         default=None, ge=1, description="For groups: how many units are out (default: all)"
     )
-    reason: str = ""
+    reason: str = Field(default="", description="Why (shown in alarms and the audit trail)")
 
     def covers(self, ts: datetime) -> bool:
         """Whether the outage covers the instant ``ts``."""
