@@ -6,8 +6,8 @@ Three strategies share one cost accounting:
   (``commit_h``, 24 h: one local day), carry the state, move on;
 - ``mpc``: as the live loop runs: every ``replan_min`` a :class:`~energiemodell.forecast.Forecaster`
   predicts the horizon from what is known then, the plan is made on the forecast, and its
-  setpoints (CHP output and status, battery flows, flexible loads) meet the real demand, which
-  boilers, chillers and stores balance;
+  setpoints (CHP output and status, battery flows) meet the real demand, which boilers,
+  chillers, stores and flexible loads balance;
 - ``heat_led``: the conventional rules of :mod:`energiemodell.heat_led`, the baseline.
 
 Every committed block, whatever made its decisions, is costed by the same fixed-dispatch
@@ -314,8 +314,10 @@ def carry_state(
 def setpoint_columns(site: Site, columns: pd.Index) -> list[str]:
     """Plan columns the plant follows as setpoints under mpc (the rest balance locally).
 
-    CHP output and status, battery flows and flexible loads are dispatched; boilers, chillers
-    and thermal stores are left to their local controllers, which meet the real demand.
+    CHP output and status and battery flows are dispatched; boilers, chillers and thermal
+    stores are left to their local controllers, which meet the real demand. Flexible loads
+    deliver their window's energy within the block (a block shorter than the plan's window gets
+    its pro-rata share), so their timing inside the block is left to the evaluation too.
     """
     wanted: list[str] = []
     for a in site.asset_objects:
@@ -323,9 +325,12 @@ def setpoint_columns(site: Site, columns: pd.Index) -> list[str]:
             wanted += [f"{a.name}.p_el_kw", f"{a.name}.on"]
         elif isinstance(a, Battery):
             wanted += [f"{a.name}.charge_kw", f"{a.name}.discharge_kw"]
-        elif isinstance(a, FlexibleLoad):
-            wanted.append(f"{a.name}.p_kw")
     return [c for c in wanted if c in columns]
+
+
+def _flexible_columns(site: Site, columns: pd.Index) -> list[str]:
+    names = [f"{a.name}.p_kw" for a in site.asset_objects if isinstance(a, FlexibleLoad)]
+    return [c for c in names if c in columns]
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -419,6 +424,13 @@ def run_rolling(
         decisions, plan = _decide(site, strategy, planners, actual, forecaster, b0, n, m, st)
         t1 = time.perf_counter()
         sched = planners.evaluate(n).evaluate(block_actual, st, decisions)
+        flex = _flexible_columns(site, decisions.columns)
+        if sched.origin == "none" and flex:
+            # a flexible-load window cut by the block: the block owes its pro-rata energy,
+            # which the plan may have placed elsewhere in the window
+            decisions = decisions.drop(columns=flex)
+            sched = planners.evaluate(n).evaluate(block_actual, st, decisions)
+            sched.alarms.append("flexible loads re-timed within the block (window cut by it)")
         eval_s = time.perf_counter() - t1
         if sched.origin == "none":
             msg = f"{b0.isoformat()}: the committed dispatch could not be costed: {sched.alarms}"
