@@ -257,6 +257,49 @@ class ScenarioRunRecord(SQLModel, table=True):
     report_location: str | None = Field(default=None, sa_type=Text)
 
 
+class UserRecord(SQLModel, table=True):
+    """A dashboard user as of ``ts``: the newest row per name wins (revision 0004).
+
+    Creating a user, changing the password or the role and disabling (role ``disabled``) each
+    append a row, so who could do what, and who changed it, stays on record.
+    """
+
+    __tablename__: ClassVar[str] = "users"
+    __table_args__ = (Index(None, "name", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    ts: datetime = Field(sa_type=UtcDateTime)
+    name: str = Field(max_length=64)
+    role: str = Field(max_length=16, description="viewer, operator, admin or disabled")
+    password_hash: str = Field(sa_type=Text, description="Argon2 hash (pwdlib)")
+    changed_by: str = Field(max_length=64, description="Who made this change")
+
+
+class ApiTokenRecord(SQLModel, table=True):
+    """An API token of a user; only its SHA-256 is kept (revision 0004)."""
+
+    __tablename__: ClassVar[str] = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    user_name: str = Field(max_length=64)
+    label: str = Field(max_length=128)
+    token_hash: str = Field(max_length=64, unique=True, description="SHA-256 hex of the token")
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_by: str = Field(max_length=64)
+
+
+class ApiTokenRevocationRecord(SQLModel, table=True):
+    """A token's revocation (a row of its own, revision 0004)."""
+
+    __tablename__: ClassVar[str] = "api_token_revocations"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    token_id: int = Field(foreign_key="api_tokens.id", sa_type=BigInteger, index=True)
+    ts: datetime = Field(sa_type=UtcDateTime)
+    actor: str = Field(max_length=64)
+
+
 class MaintenanceRecord(SQLModel, table=True):
     """A maintenance job run (purge of raw readings), for the audit trail."""
 

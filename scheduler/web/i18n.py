@@ -1,0 +1,113 @@
+"""German and English words of the pages (German by default; ``?lang=en`` switches).
+
+Keys are English phrases; a missing German entry falls back to the key, so an untranslated
+label shows up in English rather than as a code.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("de", "en")
+
+DE: dict[str, str] = {
+    "Today": "Heute",
+    "Day plan": "Tagesplan",
+    "History and audit": "Verlauf und Prüfpfad",
+    "Scenarios": "Szenarien",
+    "Approvals": "Freigaben",
+    "Overrides": "Übersteuerungen",
+    "Alarms": "Alarme",
+    "Users": "Benutzer",
+    "Log in": "Anmelden",
+    "Log out": "Abmelden",
+    "User name": "Benutzername",
+    "Password": "Passwort",
+    "Wrong user name or password": "Benutzername oder Passwort falsch",
+    "Plan versus actual": "Plan und Ist",
+    "plan": "Plan",
+    "actual": "Ist",
+    "Current interval": "Aktuelles Intervall",
+    "Current setpoints": "Aktuelle Sollwerte",
+    "Storage levels": "Speicherstände",
+    "Grid import and the year's peak": "Netzbezug und Jahreshöchstlast",
+    "Peak so far this year": "Bisherige Jahreshöchstlast",
+    "Prices and marginal prices": "Preise und Grenzkosten",
+    "Active alarms": "Aktive Alarme",
+    "Mode": "Betriebsart",
+    "Fallback ladder": "Rückfallstufe",
+    "Hand back to local control": "An lokale Steuerung zurückgeben",
+    "Resume optimised control": "Optimierte Steuerung wieder aufnehmen",
+    "Reason": "Begründung",
+    "I confirm": "Ich bestätige",
+    "Confirm": "Bestätigen",
+    "Submit": "Absenden",
+    "No plan covers this time.": "Kein Plan deckt diesen Zeitpunkt ab.",
+    "No alarms.": "Keine Alarme.",
+    "None.": "Keine.",
+    "Date": "Datum",
+    "Show": "Anzeigen",
+    "Interval": "Intervall",
+    "Stacked dispatch": "Einsatz (gestapelt)",
+    "Unit on/off": "Anlagen ein/aus",
+    "Cost breakdown": "Kostenaufteilung",
+    "Plan versions of the day": "Planversionen des Tages",
+    "What changed": "Was sich geändert hat",
+    "Why each unit runs or not": "Warum jede Anlage läuft oder nicht",
+    "Marginal prices": "Grenzkosten",
+    "No binding limit in this interval.": "In diesem Intervall ist keine Grenze bindend.",
+    "What was read": "Was gemessen wurde",
+    "What was planned": "Was geplant war",
+    "What was approved": "Was freigegeben wurde",
+    "What was written": "Was geschrieben wurde",
+    "Audit trail": "Prüfpfad",
+    "Export CSV": "CSV exportieren",
+    "Time": "Zeit",
+    "Kind": "Art",
+    "What": "Was",
+    "By": "Von",
+    "Value": "Wert",
+    "Result": "Ergebnis",
+    "Status": "Status",
+    "Origin": "Herkunft",
+    "Cost": "Kosten",
+    "Version": "Version",
+    "Approve": "Freigeben",
+    "Reject": "Ablehnen",
+    "approved": "freigegeben",
+    "rejected": "abgelehnt",
+    "awaiting decision": "wartet auf Entscheidung",
+    "Acknowledge": "Quittieren",
+    "acknowledged": "quittiert",
+    "Severity": "Schwere",
+    "Source": "Quelle",
+    "Message": "Meldung",
+    "Target": "Ziel",
+    "Valid from": "Gültig ab",
+    "Valid to": "Gültig bis",
+    "End": "Beenden",
+    "New override": "Neue Übersteuerung",
+    "Active overrides": "Aktive Übersteuerungen",
+    "Role": "Rolle",
+    "Name": "Name",
+    "Since": "Seit",
+    "Report": "Bericht",
+    "Started": "Gestartet",
+    "not available yet": "noch nicht verfügbar",
+    "read-only": "nur lesen",
+    "The running control loop picks this up at its next cycle.": (
+        "Die laufende Regelschleife übernimmt das im nächsten Zyklus."
+    ),
+    "Release requested": "Rückgabe angefordert",
+    "Point": "Datenpunkt",
+    "Planned now": "Jetzt geplant",
+    "Last written": "Zuletzt geschrieben",
+    "Confirmation": "Bestätigung",
+    "Language": "Sprache",
+    "Total": "Summe",
+}
+
+
+def translate(key: str, lang: str) -> str:
+    """The words for ``key`` in ``lang`` (English: the key itself)."""
+    if lang == "de":
+        return DE.get(key, key)
+    return key

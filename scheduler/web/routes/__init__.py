@@ -1,0 +1,1 @@
+"""The app's routers: pages (HTML), the JSON API under ``/api/v1``, operations (health, metrics)."""
