@@ -242,6 +242,40 @@ class Penalties(Model):
         return self
 
 
+class ReviewPolicy(Model):
+    """Review mode: when tomorrow's plan is ready, when it must be approved, what it covers.
+
+    An approval covers one plan version and an envelope around it: the same on/off pattern,
+    every output within ``band_kw`` and every storage level within ``storage_band_kwh``.
+    """
+
+    ready_by: time = Field(
+        default="14:00", validate_default=True, description="Tomorrow's plan is ready by (local)"
+    )
+    approve_by: time = Field(
+        default="18:00",
+        validate_default=True,
+        description="Tomorrow's plan must be approved by (local time)",
+    )
+    band_kw: NonNegativeFloat = Field(
+        default=100.0, description="Re-plans within this many kW of the approved output pass"
+    )
+    storage_band_kwh: NonNegativeFloat = Field(
+        default=500.0, description="Re-plans within this many kWh of the approved level pass"
+    )
+    on_missed: Literal["heat_led", "auto"] = Field(
+        default="heat_led",
+        description="Without approval by approve_by: heat-led rules, or automatic dispatch",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> ReviewPolicy:
+        if self.approve_by <= self.ready_by:
+            msg = f"approve_by {self.approve_by} is not after ready_by {self.ready_by}"
+            raise ValueError(msg)
+        return self
+
+
 class ControlPolicy(Model):
     """How plans are made and used."""
 
@@ -260,6 +294,9 @@ class ControlPolicy(Model):
     )
     lead_time_s: NonNegativeFloat = Field(
         default=120.0, description="Plans are made this long before the interval starts"
+    )
+    review: ReviewPolicy = Field(
+        default_factory=ReviewPolicy, description="Approvals in review mode (mode: review)"
     )
 
 

@@ -53,11 +53,37 @@ class Outage(BaseModel):
         return (self.start is None or self.start <= ts) and (self.end is None or ts < self.end)
 
 
+class Pin(BaseModel):
+    """An operator's fixed value for a Schedule column between ``start`` and ``end`` (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float = Field(description="The value held, in the column's unit (kW, units on)")
+    start: AwareDatetime | None = Field(default=None, description="From (open: already held)")
+    end: AwareDatetime | None = Field(default=None, description="Until, exclusive (open: unknown)")
+    reason: str = Field(default="", description="Why (shown in the audit trail)")
+
+    def covers(self, ts: datetime) -> bool:
+        """Whether the pin covers the interval starting at ``ts``."""
+        return (self.start is None or self.start <= ts) and (self.end is None or ts < self.end)
+
+
+class StorageTarget(BaseModel):
+    """An operator's lowest storage level at the instant ``by`` (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level_kwh: NonNegativeFloat = Field(description="Level the store holds at least at ``by``")
+    by: AwareDatetime = Field(description="When (the end of the interval that ends then)")
+    reason: str = Field(default="", description="Why (shown in the audit trail)")
+
+
 class PlantState(BaseModel):
     """The plant at the start of a horizon. Omitted fields take the documented defaults.
 
     Defaults: storage half full, every unit off for long enough to start, no peak yet this
-    billing year, no KWKG hours used, nothing out of service.
+    billing year, no KWKG hours used, nothing out of service, nothing pinned or targeted.
+    Pins and storage targets are operator overrides: the planner holds them as hard limits.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -75,6 +101,12 @@ class PlantState(BaseModel):
         default_factory=dict, description="KWKG full-load hours used this calendar year per CHP"
     )
     outages: list[Outage] = Field(default_factory=list, description="Assets out of service")
+    pins: dict[str, list[Pin]] = Field(
+        default_factory=dict, description="Fixed values per Schedule column (chp1.p_el_kw)"
+    )
+    storage_targets: dict[str, list[StorageTarget]] = Field(
+        default_factory=dict, description="Lowest levels by a time per storage asset"
+    )
 
     def unavailable_units(self, asset: str, ts: datetime, units: int) -> int:
         """How many of the asset's ``units`` are out of service at ``ts``."""

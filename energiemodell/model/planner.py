@@ -15,6 +15,7 @@ from energiemodell.assets.base import Carrier
 from energiemodell.model.build import BuiltModel, build_model, update_model
 from energiemodell.model.data import HorizonData, horizon_data
 from energiemodell.model.explain import binding_limits
+from energiemodell.model.operator_limits import OperatorLimits
 from energiemodell.model.schedule import Schedule, column_values
 from energiemodell.model.solve import HighsSolver, SolveOutcome, SolveStatus
 from energiemodell.site import Site
@@ -48,6 +49,7 @@ class Planner:
         self._site_hash = site.content_hash()
         self._last: tuple[pd.DatetimeIndex, list[tuple[Any, float]]] | None = None
         self._fixed: list[Any] = []  # variables fixed by the last evaluate()
+        self._operator = OperatorLimits(self.built)  # the state's pins and storage targets
         self._discrete = [
             v
             for v in self.built.model.component_data_objects(pyo.Var, descend_into=True)
@@ -70,6 +72,7 @@ class Planner:
         t0 = time.perf_counter()
         data = horizon_data(self.site, forecast, state)
         update_model(self.built, data)
+        self.solver.update_variables(self._operator.apply(data))
         build_s = (self.build_s if self._last is None else 0.0) + time.perf_counter() - t0
         self.build_s = 0.0
         start = self._warm_start(data.index)

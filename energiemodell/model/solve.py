@@ -131,6 +131,14 @@ class HighsSolver:
             gap = abs(obj - bound) / max(abs(obj), 1e-9) if abs(obj - bound) > 1e-9 else 0.0
         return SolveOutcome(status, has, obj, bound, gap, elapsed, str(tc))
 
+    def update_variables(self, variables: list[Any]) -> None:
+        """Push changed bounds or fixings of ``variables`` (operator pins) to the instance.
+
+        Before the first solve there is nothing to push: ``set_instance`` reads them all.
+        """
+        if self._model is not None and variables:
+            self._opt.update_variables(variables)
+
     def _set_start(self, start: list[tuple[Any, float]]) -> None:
         """Pass a (partial) start solution to HiGHS, e.g. the previous plan shifted."""
         vmap = self._opt._pyomo_var_to_solver_var_map
