@@ -423,18 +423,8 @@ def run_rolling(
         m = max(n, min(int(window / step), int((load_end - b0) / step)))
         decisions, plan = _decide(site, strategy, planners, actual, forecaster, b0, n, m, st)
         t1 = time.perf_counter()
-        sched = planners.evaluate(n).evaluate(block_actual, st, decisions)
-        flex = _flexible_columns(site, decisions.columns)
-        if sched.origin == "none" and flex:
-            # a flexible-load window cut by the block: the block owes its pro-rata energy,
-            # which the plan may have placed elsewhere in the window
-            decisions = decisions.drop(columns=flex)
-            sched = planners.evaluate(n).evaluate(block_actual, st, decisions)
-            sched.alarms.append("flexible loads re-timed within the block (window cut by it)")
+        sched = _evaluate(site, planners.evaluate(n), block_actual, st, decisions)
         eval_s = time.perf_counter() - t1
-        if sched.origin == "none":
-            msg = f"{b0.isoformat()}: the committed dispatch could not be costed: {sched.alarms}"
-            raise SolveError(msg)
         frame = sched.frame.copy()
         frame["peak.counts"] = counts[pos : pos + n]
         if "price.day_ahead_eur_per_mwh" in block_actual:
@@ -456,6 +446,24 @@ def run_rolling(
         storage_values_eur_per_mwh=values,
         wall_s=time.perf_counter() - t_wall,
     )
+
+
+def _evaluate(
+    site: Site, evaluator: Planner, actual: pd.DataFrame, state: PlantState, decisions: pd.DataFrame
+) -> Schedule:
+    """Cost the committed ``decisions`` on the real data (the one accounting of every block)."""
+    sched = evaluator.evaluate(actual, state, decisions)
+    flex = _flexible_columns(site, decisions.columns)
+    if sched.origin == "none" and flex:
+        # a flexible-load window cut by the block: the block owes its pro-rata energy,
+        # which the plan may have placed elsewhere in the window
+        sched = evaluator.evaluate(actual, state, decisions.drop(columns=flex))
+        sched.alarms.append("flexible loads re-timed within the block (window cut by it)")
+    if sched.origin == "none":
+        start = actual.index[0].isoformat()
+        msg = f"{start}: the committed dispatch could not be costed: {sched.alarms}"
+        raise SolveError(msg)
+    return sched
 
 
 def _decide(
