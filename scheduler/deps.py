@@ -14,7 +14,7 @@ from connectors.device import Device, RegisterDevice
 from connectors.errors import ConnectorError
 from connectors.writer import Heartbeat, SafeWriter
 from energiemodell.model.planner import Planner
-from energiemodell.site import Site
+from energiemodell.site import Site, site_to_yaml
 from energiemodell.store import Database
 from scheduler.clock import Clock
 from scheduler.dispatch import setpoint_bindings
@@ -87,4 +87,5 @@ def build_deps(
         journal=journal,
         limits=limits_from(site, settings),
         runtime=Runtime(started_at=clock.now()),
+        site_yaml=site_to_yaml(site),
     )

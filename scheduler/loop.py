@@ -28,7 +28,7 @@ from connectors.poller import read_devices, site_quantities
 from connectors.writer import Heartbeat, SafeWriter, WriteReport
 from energiemodell.heat_led import heat_led_dispatch
 from energiemodell.model.schedule import Schedule
-from energiemodell.site import Site, site_to_yaml
+from energiemodell.site import Site
 from energiemodell.state import PlantState
 from energiemodell.store import (
     Database,
@@ -124,11 +124,8 @@ class CycleDeps:
     journal: Journal
     limits: LoopLimits
     runtime: Runtime
-
-    @property
-    def site_yaml(self) -> str:
-        """The site content stored with every schedule version."""
-        return site_to_yaml(self.site)
+    site_yaml: str
+    """The site content stored with every schedule version (``site_to_yaml``, made once)."""
 
 
 @dataclass(frozen=True)
