@@ -74,6 +74,36 @@ def decode_frame(columns: list[str], index_blob: bytes, values_blob: bytes) -> p
     return pd.DataFrame(values, index=index, columns=list(columns))
 
 
+def _inflate_prefix(blob: bytes, n_bytes: int) -> bytes:
+    """Decompress at most ``n_bytes`` from the start of a (possibly truncated) zlib stream."""
+    return zlib.decompressobj().decompress(blob, n_bytes)
+
+
+def decode_rows_prefix(
+    index_prefix: bytes, values_prefix: bytes, n_columns: int, n_rows: int
+) -> tuple[str, np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.float64]]] | None:
+    """Decode the first ``n_rows`` of an encoded frame from leading parts of its blobs.
+
+    A database can cut the blobs (``substr``), so a reader that needs the first rows of many
+    frames neither transfers nor inflates the rest.
+
+    Returns
+    -------
+    tuple or None
+        ``(unit, ticks, values)`` of exactly ``n_rows`` rows, or ``None`` if the prefixes (or
+        the frame) are too short for that: then decode the whole blobs.
+    """
+    want_index, want_values = _HEADER + 8 * n_rows, 8 * n_columns * n_rows
+    raw_index = _inflate_prefix(index_prefix, want_index)
+    raw_values = _inflate_prefix(values_prefix, want_values)
+    if len(raw_index) != want_index or len(raw_values) != want_values:
+        return None
+    unit = raw_index[:_HEADER].rstrip(b"\0").decode("ascii")
+    ticks = np.frombuffer(raw_index[_HEADER:], dtype="<i8").astype(np.int64)
+    values = np.frombuffer(raw_values, dtype="<f8").astype(np.float64).reshape(n_rows, n_columns)
+    return unit, ticks, values
+
+
 def pack_json(document: object) -> bytes:
     """Compress a JSON document with zlib (schedule content)."""
     return zlib.compress(json.dumps(document, allow_nan=True).encode("utf-8"), _LEVEL)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Row, Select, Table, insert, select
+from sqlalchemy import Connection, Row, Select, Table, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -42,6 +42,7 @@ TimeUnit = Literal["s", "ms", "us", "ns"]
 DEFAULT_TZ = "Europe/Berlin"
 #: How far back plan-versus-actual looks for the version in force at the start of a day.
 MAX_PLAN_AGE = timedelta(days=7)
+BUCKET_15 = timedelta(minutes=15)
 
 schedules_t: Table = table_of(ScheduleRecord)
 sites_t: Table = table_of(SiteVersionRecord)
@@ -335,15 +336,19 @@ def plan_vs_actual(
             .order_by(s.c.created_at, s.c.id)
         ).all()
         in_force = _versions_in_force(versions, intervals)
-        frames = _load_frames(conn, sorted({v for v in in_force if v is not None}))
+        wanted: dict[int, list[pd.Timestamp]] = {}
+        for ts, version in zip(intervals, in_force, strict=True):
+            if version is not None:
+                wanted.setdefault(version, []).append(ts)
+        frames = _load_frames(conn, versions, wanted)
     columns = list(quantities) if quantities is not None else _union_columns(frames)
     values = np.full((len(intervals), len(columns)), np.nan)
     chosen = np.array([-1 if v is None else v for v in in_force], dtype=np.int64)
     for version, (unit, ticks, frame_columns, frame_values) in frames.items():
         rows = np.flatnonzero(chosen == version)
-        wanted = intervals[rows].as_unit(cast("TimeUnit", unit)).asi8
-        found = np.minimum(np.searchsorted(ticks, wanted), len(ticks) - 1)
-        hit = ticks[found] == wanted
+        targets = intervals[rows].as_unit(cast("TimeUnit", unit)).asi8
+        found = np.minimum(np.searchsorted(ticks, targets), len(ticks) - 1)
+        hit = ticks[found] == targets
         rows, found = rows[hit], found[hit]
         dst = np.array([j for j, name in enumerate(columns) if name in frame_columns], dtype=int)
         src = np.array([frame_columns[columns[j]] for j in dst], dtype=int)
@@ -377,19 +382,64 @@ _Frame = tuple[
 ]
 
 
-def _load_frames(conn: Connection, ids: list[int]) -> dict[int, _Frame]:
-    if not ids:
+#: Leading bytes of each compressed blob fetched first: enough for the first dozens of rows of
+#: a plan (a version is normally in force for its first interval only).
+_PREFIX_BYTES = 8192
+
+
+def _load_frames(
+    conn: Connection, versions: Sequence[Any], wanted: dict[int, list[pd.Timestamp]]
+) -> dict[int, _Frame]:
+    """Decode, for each version in ``wanted``, the rows up to the last wanted interval.
+
+    Assumes the version's index is regular at 15 minutes from ``valid_from`` to pick how many
+    rows to decode, cuts the blobs in the database, and falls back to the whole blobs where the
+    prefix is too short or the index is irregular.
+    """
+    if not wanted:
         return {}
     s = schedules_t
+    starts = {v.id: v.valid_from for v in versions if v.id in wanted}
+    n_rows = {
+        sid: 1 + max(int((t - starts[sid]) / BUCKET_15) for t in times)
+        for sid, times in wanted.items()
+    }
     out: dict[int, _Frame] = {}
+    full: list[int] = []
     rows = conn.execute(
-        select(s.c.id, s.c.frame_columns, s.c.frame_index, s.c.frame_values).where(s.c.id.in_(ids))
+        select(
+            s.c.id,
+            s.c.frame_columns,
+            func.substr(s.c.frame_index, 1, _PREFIX_BYTES),
+            func.substr(s.c.frame_values, 1, _PREFIX_BYTES),
+        ).where(s.c.id.in_(sorted(wanted)))
     )
-    for sid, cols, index_blob, values_blob in rows:
-        unit, ticks = codec.decode_ticks(index_blob)
-        values = codec.decode_values(values_blob, len(cols)).reshape(len(ticks), len(cols))
+    for sid, cols, index_prefix, values_prefix in rows:
+        decoded = codec.decode_rows_prefix(
+            bytes(index_prefix), bytes(values_prefix), len(cols), n_rows[sid]
+        )
+        if decoded is None or not _covers(decoded[0], decoded[1], wanted[sid]):
+            full.append(sid)
+            continue
+        unit, ticks, values = decoded
         out[sid] = (unit, ticks, {c: k for k, c in enumerate(cols)}, values)
+    if full:
+        for sid, cols, index_blob, values_blob in conn.execute(
+            select(s.c.id, s.c.frame_columns, s.c.frame_index, s.c.frame_values).where(
+                s.c.id.in_(full)
+            )
+        ):
+            unit, ticks = codec.decode_ticks(index_blob)
+            values = codec.decode_values(values_blob, len(cols)).reshape(len(ticks), len(cols))
+            out[sid] = (unit, ticks, {c: k for k, c in enumerate(cols)}, values)
     return out
+
+
+def _covers(
+    unit: str, ticks: np.ndarray[Any, np.dtype[np.int64]], times: list[pd.Timestamp]
+) -> bool:
+    wanted = pd.DatetimeIndex(times).as_unit(cast("TimeUnit", unit)).asi8
+    return bool(np.isin(wanted, ticks).all())
 
 
 def _union_columns(frames: dict[int, _Frame]) -> list[str]:

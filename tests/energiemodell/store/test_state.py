@@ -154,3 +154,40 @@ def test_plan_versus_actual_uses_the_version_in_force(db, make_schedule):
     assert empty.schedule_id.isna().all()
     assert len(empty.plan) == 96
     assert isinstance(empty.plan.index, pd.DatetimeIndex)
+
+
+def test_plan_versus_actual_reads_rows_beyond_the_prefix_and_irregular_plans(db, schedule_cls):
+    rng = np.random.default_rng(3)
+    day = date(2025, 6, 3)
+    start = datetime(2025, 6, 3, 0, 0, tzinfo=BERLIN).astimezone(UTC)
+    # one wide plan in force all day: its rows late in the day lie far beyond the fetched prefix
+    wide_index = pd.date_range(start, periods=96, freq="15min")
+    wide = pd.DataFrame(
+        rng.uniform(0, 1000, (96, 300)),
+        index=wide_index,
+        columns=[f"u{k}.p_kw" for k in range(300)],
+    )
+    save_schedule(
+        db=db,
+        schedule=schedule_cls(frame=wide, created_at=start - timedelta(minutes=2)),
+        site_yaml="s",
+        inputs_summary={},
+    )
+    # an irregular plan (30-minute rows) made at noon for the afternoon
+    noon = datetime(2025, 6, 3, 12, 0, tzinfo=BERLIN).astimezone(UTC)
+    odd_index = pd.date_range(noon, periods=8, freq="30min")
+    odd = pd.DataFrame({"u0.p_kw": np.arange(8, dtype=float) - 100.0}, index=odd_index)
+    odd_id = save_schedule(
+        db=db, schedule=schedule_cls(frame=odd, created_at=noon), site_yaml="s", inputs_summary={}
+    )
+
+    pva = plan_vs_actual(db=db, day=day, quantities=["u0.p_kw", "u299.p_kw"])
+
+    late = start + timedelta(hours=23, minutes=45)
+    assert pva.plan.loc[late, "u299.p_kw"] == wide.loc[late, "u299.p_kw"]
+    assert pva.plan.loc[start, "u0.p_kw"] == wide.loc[start, "u0.p_kw"]
+    # the irregular plan is in force from noon: on its rows it gives values, between them none
+    assert pva.schedule_id[noon + timedelta(minutes=30)] == odd_id
+    assert pva.plan.loc[noon + timedelta(minutes=30), "u0.p_kw"] == -99.0
+    assert np.isnan(pva.plan.loc[noon + timedelta(minutes=45), "u0.p_kw"])
+    assert np.isnan(pva.plan.loc[noon, "u299.p_kw"])  # not a column of that plan
