@@ -175,6 +175,8 @@ class RemoteControl:
             is_bool = dev.rmap.points[ls].dtype is DataType.BOOL
             out[ls] = (state == 1) if is_bool else state
         for name, p in dev.rmap.points.items():
+            if p.role is Role.ALARM and p.writable:
+                continue  # the optimiser's own alarm word: the device only holds it
             if p.role is Role.ALARM and p.bits:
                 flags = {
                     "heartbeat_lost": link.tripped,

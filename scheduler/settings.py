@@ -56,6 +56,23 @@ class Settings(BaseSettings):
         description="Measured quantities that, when non-zero, make the optimiser stand down",
     )
 
+    alarm_smtp_host: str | None = Field(
+        default=None, description="SMTP relay for alarm e-mails (none: no e-mail)"
+    )
+    alarm_smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP relay port")
+    alarm_email_from: str = Field(
+        default="energiemodell@localhost", description="Sender address of alarm e-mails"
+    )
+    alarm_email_to: tuple[str, ...] = Field(
+        default=(), description='Alarm e-mail recipients (JSON list: ["a@x.de", "b@x.de"])'
+    )
+    alarm_webhook_url: str | None = Field(
+        default=None, description="URL that receives alarms as a JSON POST (none: no webhook)"
+    )
+    alarm_min_severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="Alarms at or above this severity reach people"
+    )
+
     @field_validator("host")
     @classmethod
     def _no_wildcard_default(cls, v: str) -> str:
