@@ -9,6 +9,7 @@ dashboard needs no site file.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -265,23 +266,57 @@ class VersionChange:
     changes: list[tuple[str, float]]  # column, mean absolute change (kW or kWh)
 
 
+_FRAMES: OrderedDict[tuple[str, int], tuple[np.ndarray, dict[str, int], np.ndarray]] = OrderedDict()
+_FRAME_CACHE_SIZE = 256
+
+
+def _frame_arrays(db: Database, schedule_id: int) -> tuple[np.ndarray, dict[str, int], np.ndarray]:
+    """A version's frame as (int64 ns index, column -> position, values), cached.
+
+    Versions are never edited, so a decoded frame stays right for the life of the process.
+    """
+    key = (db.url, schedule_id)
+    hit = _FRAMES.get(key)
+    if hit is not None:
+        _FRAMES.move_to_end(key)
+        return hit
+    frame = schedule_frame(db=db, schedule_id=schedule_id)
+    ticks = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
+    arrays = (ticks, {str(c): k for k, c in enumerate(frame.columns)}, frame.to_numpy(float))
+    _FRAMES[key] = arrays
+    if len(_FRAMES) > _FRAME_CACHE_SIZE:
+        _FRAMES.popitem(last=False)
+    return arrays
+
+
 def version_changes(
     db: Database, versions: list[ScheduleInfo], columns: list[str], *, top: int = 5
 ) -> list[VersionChange]:
-    """For each version after the first: the columns that moved most from the one before."""
+    """For each version after the first: the columns that moved most from the one before.
+
+    The change of a column is the mean absolute difference over the intervals both versions
+    cover; changes under 0.5 (kW or kWh) are left out.
+    """
     out: list[VersionChange] = []
-    previous: pd.DataFrame | None = None
+    previous = None
     for k, v in enumerate(versions):
-        frame = schedule_frame(db=db, schedule_id=v.id)
+        current = _frame_arrays(db, v.id)
         if previous is not None:
-            common = frame.index.intersection(previous.index)
-            cols = [c for c in columns if c in frame.columns and c in previous.columns]
-            if len(common) and cols:
-                diff = (frame.loc[common, cols] - previous.loc[common, cols]).abs().mean()
-                moved = [(str(c), float(x)) for c, x in diff.items() if x > 0.5]
-                moved.sort(key=lambda cx: -cx[1])
-            else:
-                moved = []
+            _, p_at, c_at = np.intersect1d(previous[0], current[0], return_indices=True)
+            cols = [c for c in columns if c in current[1] and c in previous[1]]
+            moved: list[tuple[str, float]] = []
+            if len(p_at) and cols:
+                p_cols = np.array([previous[1][c] for c in cols], dtype=np.int64)
+                c_cols = np.array([current[1][c] for c in cols], dtype=np.int64)
+                old = previous[2][np.ix_(p_at, p_cols)]
+                new = current[2][np.ix_(c_at, c_cols)]
+                change = np.abs(new - old)
+                seen = np.maximum((~np.isnan(change)).sum(axis=0), 1)
+                diff = np.nansum(change, axis=0) / seen  # all-NaN columns: 0, no warning
+                moved = sorted(
+                    ((c, float(x)) for c, x in zip(cols, diff, strict=True) if x > 0.5),
+                    key=lambda cx: -cx[1],
+                )
             out.append(
                 VersionChange(
                     v.id,
@@ -290,7 +325,7 @@ def version_changes(
                     moved[:top],
                 )
             )
-        previous = frame
+        previous = current
     return out
 
 

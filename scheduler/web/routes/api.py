@@ -195,12 +195,12 @@ def kpis(ctx: Ctx, _: Viewer, day: date | None = None) -> dict[str, Any]:
     return {
         "day": wanted.isoformat(),
         "schedule_id": sid,
-        "status": content["status"],
-        "origin": content["origin"],
+        "status": content.get("status"),
+        "origin": content.get("origin"),
         "mip_gap": content.get("mip_gap"),
-        "costs_eur": content["costs"],
-        "total_cost_eur": sum(content["costs"].values()),
-        "kpis": content["kpis"],
+        "costs_eur": content.get("costs", {}),
+        "total_cost_eur": sum(content.get("costs", {}).values()),
+        "kpis": content.get("kpis", {}),
         "peak_import_so_far_kw": peak_import_so_far(db=ctx.db, at=end, tz=tz),
     }
 
