@@ -435,11 +435,14 @@ def _load_frames(
     return out
 
 
+_NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
 def _covers(
     unit: str, ticks: np.ndarray[Any, np.dtype[np.int64]], times: list[pd.Timestamp]
 ) -> bool:
-    wanted = pd.DatetimeIndex(times).as_unit(cast("TimeUnit", unit)).asi8
-    return bool(np.isin(wanted, ticks).all())
+    wanted_ns = np.fromiter((t.value for t in times), dtype=np.int64, count=len(times))
+    return bool(np.isin(wanted_ns, ticks * _NS_PER_TICK[unit]).all())
 
 
 def _union_columns(frames: dict[int, _Frame]) -> list[str]:
