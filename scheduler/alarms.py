@@ -26,7 +26,7 @@ import json
 import logging
 import smtplib
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -253,6 +253,15 @@ class AlarmDelivery:
             unacked = any(rank(a.severity) >= 1 for a in alarms)
         word = alarm_word(alarms, unacknowledged=unacked)
         return self.bms.write(point, word, reason=f"alarm word {word:#06b}")
+
+
+def bms_writer(writers: Mapping[str, SafeWriter]) -> SafeWriter | None:
+    """The writer of the first device with a writable ``alarm`` point (the BMS gateway)."""
+    for writer in writers.values():
+        points = writer.device.register_map.points.values()
+        if any(p.role is Role.ALARM and p.writable for p in points):
+            return writer
+    return None
 
 
 def delivery_from(

@@ -16,6 +16,11 @@ The mode decides what happens to the chosen plan: ``shadow`` shows the setpoints
 nothing, ``auto`` writes them, ``review`` writes a plan only once an operator approved that
 schedule version. Operator overrides in force replace single setpoints (``auto`` and
 ``review``); both come from the store's operator actions.
+
+With the site given, :class:`ModePolicy` applies issue 9's operator control: overrides enter the
+next plan (:meth:`ModePolicy.plan_state`, :mod:`scheduler.overrides`), forced heat-led operation
+and review mode's fallbacks ask for the rules (:meth:`ModePolicy.rules_only`), and review mode
+dispatches re-plans inside an approval's envelope (:mod:`scheduler.review`).
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 import pandas as pd
 
 from energiemodell.model.schedule import Schedule
 from energiemodell.site import Site
+from energiemodell.state import PlantState
 from energiemodell.store import Database, active_overrides, operator_actions_between
+from scheduler import overrides, review
 from scheduler.dispatch import plan_problems
 from scheduler.journal import STORE_ERRORS, Ref
 from scheduler.state_estimate import Estimate
@@ -185,6 +192,14 @@ class Policy(Protocol):
         """The control mode."""
         ...
 
+    def plan_state(self, state: PlantState, *, now: datetime) -> PlantState:
+        """The state the next plan starts from, with the operator's overrides in force."""
+        ...
+
+    def rules_only(self, *, at: datetime, now: datetime) -> Alarm | None:
+        """Why the interval at ``at`` runs the heat-led rules whatever the plan (``None``: not)."""
+        ...
+
     def decide(self, plan: StoredPlan, row: pd.Series, *, now: datetime) -> Decision:
         """Whether to write ``row`` (a plan's row for the interval), and with which values."""
         ...
@@ -201,14 +216,65 @@ class ModePolicy:
     mode: Mode
     db: Database
     approval_lookback: timedelta = timedelta(days=2)
+    site: Site | None = None
     _overrides: dict[str, tuple[float, str]] = field(default_factory=dict, init=False)
+    _state: PlantState = field(default_factory=PlantState, init=False)
+    _in_force: list[overrides.Override] = field(default_factory=list, init=False)
+
+    def plan_state(self, state: PlantState, *, now: datetime) -> PlantState:
+        """``state`` with the overrides in force at ``now`` (the last known if unreadable)."""
+        self._state = state
+        try:
+            self._in_force = overrides.overrides_in_force(db=self.db, at=now)
+        except STORE_ERRORS as exc:
+            logger.warning("overrides unreadable, the last known ones stay in force: %s", exc)
+        return overrides.plan_state(state, self._in_force)
+
+    def rules_only(self, *, at: datetime, now: datetime) -> Alarm | None:
+        """Forced heat-led operation in force at ``at``, or review mode without an approval."""
+        try:
+            forced = overrides.heat_led_forced(overrides.overrides_in_force(db=self.db, at=at))
+            if forced is not None:
+                msg = f"heat-led operation forced by {forced.actor}: {forced.reason}"
+                return Alarm("override.heat_led", "info", msg)
+            if self.mode is Mode.REVIEW and self.site is not None:
+                day = review.local_day(at, self.site)
+                decided = review.decisions_for(db=self.db, day=day, now=now)
+                unapproved = not decided or decided[-1].action == "reject"
+                if unapproved and self.site.control.review.on_missed == "heat_led":
+                    msg = f"no approved plan for {day.isoformat()}: heat-led rules"
+                    return Alarm("review.approval_missed", "warning", msg)
+        except STORE_ERRORS as exc:
+            logger.warning("operator actions unreadable: %s", exc)
+        return None
 
     def decide(self, plan: StoredPlan, row: pd.Series, *, now: datetime) -> Decision:
         """Apply the mode (see the module docstring)."""
         if self.mode is Mode.SHADOW:
             return Decision(False, row, "shadow mode: setpoints shown, nothing written")
         alarms: list[Alarm] = []
-        if self.mode is Mode.REVIEW:
+        if self.mode is Mode.REVIEW and self.site is not None:
+            try:
+                out = review.review_row(
+                    db=self.db,
+                    site=self.site,
+                    plan=plan.schedule,
+                    version=plan.ref.id,
+                    at=pd.Timestamp(cast("datetime", row.name)).to_pydatetime(),
+                    now=now,
+                    state=self._state,
+                )
+                notices = review.deadline_notices(db=self.db, site=self.site, now=now)
+            except STORE_ERRORS as exc:
+                msg = f"approvals unreadable, nothing written: {exc}"
+                return Decision(
+                    False, row, msg, [Alarm("policy.store_unavailable", "warning", msg)]
+                )
+            alarms += [Alarm(a.code, a.severity, a.message) for a in [*out.alarms, *notices]]
+            if out.row is None:  # a rejected plan unchanged: not written
+                return Decision(False, row, out.note, alarms)
+            row = out.row
+        elif self.mode is Mode.REVIEW:
             approved, alarm = self._approved(plan.ref, now)
             alarms += alarm
             if not approved:

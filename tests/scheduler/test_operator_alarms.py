@@ -35,6 +35,7 @@ from scheduler.alarms import (
     WebhookChannel,
     acknowledge,
     alarm_word,
+    bms_writer,
     delivery_from,
     open_alarms,
 )
@@ -202,7 +203,7 @@ def test_alarm_word_bits() -> None:
 @contextlib.contextmanager
 def _simulated_gateway(
     site: Site, require_or_skip: Callable[[str], NoReturn]
-) -> Iterator[tuple[PlantSimulator, Any, int]]:
+) -> Iterator[tuple[PlantSimulator, Any, Any, int]]:
     # the signal box is a test map the simulator does not drive: the CHP and the gateway stay
     site = site_with_devices(site, [d for d in site.devices if d.name != "signals"])
     sim = PlantSimulator(site, start=pd.Timestamp(START))
@@ -217,7 +218,7 @@ def _simulated_gateway(
         devices = build_devices(bound)
         unit = next(u for name, _, u in unit_plan(site, port) if name == "gateway")
         try:
-            yield sim, devices["gateway"], unit
+            yield sim, devices["gateway"], devices["chp1_ctrl"], unit
         finally:
             for d in devices.values():
                 d.close()
@@ -228,9 +229,12 @@ def _simulated_gateway(
 def test_the_alarm_word_reaches_the_simulated_bms_gateway(
     tiny_site: Site, db: Database, require_or_skip: Callable[[str], NoReturn]
 ) -> None:
-    with _simulated_gateway(tiny_site, require_or_skip) as (sim, gateway, unit):
+    with _simulated_gateway(tiny_site, require_or_skip) as (sim, gateway, chp, unit):
         sink = MemorySink()
         writer = SafeWriter(gateway, sink, clock=lambda: sim.now.to_pydatetime())
+        chp_writer = SafeWriter(chp, sink)
+        assert bms_writer({"chp1_ctrl": chp_writer, "gateway": writer}) is writer
+        assert bms_writer({"chp1_ctrl": chp_writer}) is None
         delivery = AlarmDelivery(db=db, bms=writer)
         assert delivery.bms_point == "optimiser_alarm"
         alarm_id = raise_alarm(

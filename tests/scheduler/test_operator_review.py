@@ -246,3 +246,54 @@ def test_a_rejection_holds_until_the_plan_differs_and_everything_is_audited(
     ]
     details = [e.details["schedule_id"] for e in trail if e.kind == "operator_action"]
     assert details == [v1, v3]
+
+
+def test_the_mode_policy_applies_review_and_overrides(tiny_site: Site, db: Database) -> None:
+    from energiemodell.store import save_operator_action
+    from scheduler.journal import Ref
+    from scheduler.overrides import OverrideKind, override_target
+    from scheduler.policy import Mode, ModePolicy, StoredPlan
+
+    policy = ModePolicy(Mode.REVIEW, db, site=tiny_site)
+    plan = _plan(tiny_site)
+    v1 = _save(db, tiny_site, plan)
+    stored = StoredPlan(plan, Ref(v1))
+    assert policy.rules_only(at=AT, now=AT) is not None  # no approval, on_missed heat_led
+    approve(db=db, site=tiny_site, day=DAY, version=v1, actor="m.keller", reason="ok", now=MADE)
+    assert policy.rules_only(at=AT, now=AT) is None
+    save_operator_action(
+        db=db,
+        ts=AT - timedelta(hours=1),
+        actor="a.weber",
+        action="override",
+        reason="boiler 2 flue cleaning",
+        target=override_target(OverrideKind.OUT_OF_SERVICE, "boilers"),
+        value=1.0,
+        valid_from=AT - timedelta(hours=1),
+        valid_to=AT + timedelta(hours=1),
+    )
+    state = policy.plan_state(STATE, now=AT)
+    assert [(o.asset, o.units) for o in state.outages] == [("boilers", 1)]
+    assert "boiler 2 flue cleaning" in state.outages[0].reason
+    decision = policy.decide(stored, plan.row_at(AT), now=AT)
+    assert decision.write
+    assert decision.row["chp1.p_el_kw"] == 300.0
+    outside = _plan(tiny_site, chp_off_from=0)
+    v2 = _save(db, tiny_site, outside)
+    decision = policy.decide(StoredPlan(outside, Ref(v2)), outside.row_at(AT), now=AT)
+    assert decision.write
+    assert decision.row["chp1.on"] == 1.0  # the approved plan, not the re-plan
+    assert "review.outside_envelope" in [a.code for a in decision.alarms]
+    save_operator_action(
+        db=db,
+        ts=AT,
+        actor="a.weber",
+        action="override",
+        reason="commissioning",
+        target=override_target(OverrideKind.HEAT_LED, "site"),
+        valid_from=AT,
+        valid_to=AT + timedelta(hours=2),
+    )
+    forced = policy.rules_only(at=AT, now=AT)
+    assert forced is not None
+    assert forced.message == "heat-led operation forced by a.weber: commissioning"
