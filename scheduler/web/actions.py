@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -43,6 +43,26 @@ class ActionError(ValueError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def check_time(ts: datetime, field: str) -> datetime:
+    """Refuse times outside 2000..2100 (a typo, not a plan: and no overflow at the edges)."""
+    if ts.tzinfo is None:
+        raise ActionError(422, f"{field}: give a time zone offset")
+    if not EARLIEST <= ts < LATEST:
+        raise ActionError(422, f"{field}: {ts.isoformat()} is outside 2000..2099")
+    return ts
+
+
+def check_day(day: date, field: str) -> date:
+    """Refuse dates outside 2000..2099."""
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise ActionError(422, f"{field}: {day.isoformat()} is outside 2000..2099")
+    return day
 
 
 def _reason(reason: str) -> str:
@@ -88,8 +108,8 @@ def create_override(
         raise ActionError(422, f"target {target!r}: use asset.quantity, e.g. chp1.p_el_kw")
     if not math.isfinite(value):
         raise ActionError(422, "the value must be a finite number")
-    if valid_from.tzinfo is None or valid_to.tzinfo is None:
-        raise ActionError(422, "valid_from and valid_to need a time zone offset")
+    check_time(valid_from, "valid_from")
+    check_time(valid_to, "valid_to")
     if valid_to <= valid_from:
         raise ActionError(422, "valid_to must be after valid_from")
     if valid_to <= now:

@@ -114,7 +114,7 @@ def _install_handlers(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query"))
-            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
         if _wants_json(request):
             return JSONResponse(
                 {"detail": "; ".join(problems), "errors": _plain(exc.errors())}, status_code=422

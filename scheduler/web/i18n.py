@@ -103,11 +103,33 @@ DE: dict[str, str] = {
     "Confirmation": "Bestätigung",
     "Language": "Sprache",
     "Total": "Summe",
+    "mode-note": (
+        "Betriebsart: die Einstellung des Standorts, wie sie mit dem Plan gespeichert ist; eine "
+        "Übersteuerung mit --mode in der laufenden Regelschleife steht nicht im Speicher. "
+        "Rückfallstufe: abgeleitet aus den Alarmen und dem Plan des neuesten Zyklus im Speicher."
+    ),
+    "prices-note": (
+        "Veröffentlichte Day-Ahead-Preise sind Eingaben der Prognose und werden hier noch nicht "
+        "gezeigt (noch nicht verfügbar); die Linien sind die Grenzkosten des Plans."
+    ),
+}
+
+
+EN: dict[str, str] = {
+    "mode-note": (
+        "Mode: the site's setting as stored with the plan; a --mode override of the running "
+        "loop is not recorded in the store. Fallback ladder: derived from the newest cycle's "
+        "alarms and plan in the store."
+    ),
+    "prices-note": (
+        "Published day-ahead prices are inputs of the forecast and are not shown here yet (not "
+        "available yet); the lines are the plan's marginal prices."
+    ),
 }
 
 
 def translate(key: str, lang: str) -> str:
-    """The words for ``key`` in ``lang`` (English: the key itself)."""
+    """The words for ``key`` in ``lang`` (English: the key itself, or a longer text)."""
     if lang == "de":
-        return DE.get(key, key)
-    return key
+        return DE.get(key, EN.get(key, key))
+    return EN.get(key, key)

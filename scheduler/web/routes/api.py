@@ -28,7 +28,7 @@ from energiemodell.store import (
     schedule_versions,
 )
 from scheduler.web import actions
-from scheduler.web.actions import ActionError
+from scheduler.web.actions import ActionError, check_day, check_time
 from scheduler.web.context import Ctx, Operator, Viewer
 from scheduler.web.data import active_alarms, local_date, today
 
@@ -86,6 +86,8 @@ class Created(BaseModel):
 
 
 def _span(start: datetime, end: datetime, limit: timedelta) -> None:
+    check_time(start, "start")
+    check_time(end, "end")
     if end <= start:
         raise ActionError(422, "end must be after start")
     if end - start > limit:
@@ -184,7 +186,7 @@ def kpis(ctx: Ctx, _: Viewer, day: date | None = None) -> dict[str, Any]:
     """KPIs and costs of the newest plan version in force on a local day (default: today)."""
     tz = ctx.settings.timezone
     now = ctx.now()
-    wanted = day or local_date(now, tz)
+    wanted = check_day(day, "day") if day else local_date(now, tz)
     pva = plan_vs_actual(db=ctx.db, day=wanted, tz=tz)
     ids = pva.schedule_id.dropna()
     if ids.empty:
@@ -272,7 +274,7 @@ def end_override(
 def approvals(ctx: Ctx, _: Viewer, day: date | None = None) -> list[dict[str, Any]]:
     """The plan versions of a local day with their newest decision (approve, reject or none)."""
     tz = ctx.settings.timezone
-    wanted = day or local_date(ctx.now(), tz)
+    wanted = check_day(day, "day") if day else local_date(ctx.now(), tz)
     versions = schedule_versions(db=ctx.db, day=wanted, tz=tz)
     decided: dict[int, Any] = {}
     if versions:

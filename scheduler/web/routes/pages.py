@@ -20,7 +20,7 @@ from energiemodell.store import (
 )
 from energiemodell.store.users import api_tokens, list_users
 from scheduler.web import actions, charts
-from scheduler.web.actions import ActionError
+from scheduler.web.actions import ActionError, check_day, check_time
 from scheduler.web.context import Ctx, Lang, Operator, Viewer, WebContext, render
 from scheduler.web.data import (
     active_alarms,
@@ -44,9 +44,9 @@ def _local_time(text: str, ctx: WebContext, field: str) -> datetime:
         naive = datetime.fromisoformat(text)
     except ValueError:
         raise ActionError(422, f"{field}: {text!r} is not a date and time") from None
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=ZoneInfo(ctx.settings.timezone))
+    if naive.tzinfo is None:
+        naive = naive.replace(tzinfo=ZoneInfo(ctx.settings.timezone))
+    return check_time(naive, field)
 
 
 def _words(lang: str) -> dict[str, str]:
@@ -115,7 +115,7 @@ def day_page(
 ) -> Response:
     """A day's plan: stacked dispatch, storage, prices, on/off, costs, versions, why."""
     tz = ctx.settings.timezone
-    day = date or local_date(ctx.now(), tz)
+    day = check_day(date, "date") if date else local_date(ctx.now(), tz)
     view = day_plan(ctx.db, day, tz)
     figures: dict[str, Any] = {}
     for carrier, cols in carrier_columns(view.site).items():
@@ -209,7 +209,7 @@ def approvals_page(
 ) -> Response:
     """The day's plan versions with their decisions; operators approve or reject."""
     tz = ctx.settings.timezone
-    day = date or local_date(ctx.now(), tz)
+    day = check_day(date, "date") if date else local_date(ctx.now(), tz)
     versions = schedule_versions(db=ctx.db, day=day, tz=tz)
     decided: dict[int, Any] = {}
     if versions:
@@ -388,6 +388,7 @@ def export_day(ctx: Ctx, who: Viewer, date: date) -> Response:
     from energiemodell.store import plan_vs_actual
 
     tz = ctx.settings.timezone
+    check_day(date, "date")
     return _csv(day_csv(plan_vs_actual(db=ctx.db, day=date, tz=tz), tz), f"day-{date}.csv")
 
 
@@ -395,6 +396,6 @@ def export_day(ctx: Ctx, who: Viewer, date: date) -> Response:
 def export_history(ctx: Ctx, who: Viewer, date: date) -> Response:
     """A day's audit trail."""
     tz = ctx.settings.timezone
-    start, end = local_day_bounds(date, tz)
+    start, end = local_day_bounds(check_day(date, "date"), tz)
     events = audit_trail(db=ctx.db, start=start, end=end)
     return _csv(audit_csv(events, tz), f"history-{date}.csv")

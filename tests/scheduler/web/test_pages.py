@@ -97,6 +97,10 @@ def test_day_without_plans_and_bad_dates(client):
     assert client.get("/day", params={"date": "2024-13-01"}).status_code == 422
     assert client.get("/day", params={"date": "2024-03-12", "interval": "noon"}).status_code == 422
     assert client.get("/history", params={"at": "garbage"}).status_code == 422
+    assert client.get("/history", params={"at": "9999-12-31T23:59"}).status_code == 422
+    assert client.get("/day", params={"date": "9999-12-31"}).status_code == 422
+    assert client.get("/export/day.csv", params={"date": "0001-01-01"}).status_code == 422
+    assert client.get("/export/history.csv", params={"date": "x"}).status_code == 422
 
 
 def test_history_shows_read_planned_approved_written(client, web_store):
