@@ -222,10 +222,13 @@ class ModePolicy:
     _in_force: list[overrides.Override] = field(default_factory=list, init=False)
 
     def plan_state(self, state: PlantState, *, now: datetime) -> PlantState:
-        """``state`` with the overrides in force at ``now`` (the last known if unreadable)."""
+        """``state`` with the overrides in force or ahead at ``now`` (the last known if unreadable).
+
+        Overrides that start later in the horizon are included: each holds only in its window.
+        """
         self._state = state
         try:
-            self._in_force = overrides.overrides_in_force(db=self.db, at=now)
+            self._in_force = overrides.overrides_ahead(db=self.db, at=now)
         except STORE_ERRORS as exc:
             logger.warning("overrides unreadable, the last known ones stay in force: %s", exc)
         return overrides.plan_state(state, self._in_force)

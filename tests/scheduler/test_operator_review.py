@@ -272,8 +272,19 @@ def test_the_mode_policy_applies_review_and_overrides(tiny_site: Site, db: Datab
         valid_from=AT - timedelta(hours=1),
         valid_to=AT + timedelta(hours=1),
     )
+    save_operator_action(
+        db=db,
+        ts=AT - timedelta(hours=1),
+        actor="a.weber",
+        action="override",
+        reason="CHP oil change tomorrow",
+        target=override_target(OverrideKind.OUT_OF_SERVICE, "chp1"),
+        valid_from=AT + timedelta(hours=20),
+        valid_to=AT + timedelta(hours=22),
+    )
     state = policy.plan_state(STATE, now=AT)
-    assert [(o.asset, o.units) for o in state.outages] == [("boilers", 1)]
+    assert [(o.asset, o.units) for o in state.outages] == [("boilers", 1), ("chp1", None)]
+    assert state.outages[1].start == AT + timedelta(hours=20)  # ahead: holds in its window
     assert "boiler 2 flue cleaning" in state.outages[0].reason
     decision = policy.decide(stored, plan.row_at(AT), now=AT)
     assert decision.write
