@@ -269,7 +269,7 @@ def demo(
     wall0 = time.monotonic()
     with DemoRun(site, t0, n, out_dir, forecast=forecast) as run:
         _demo_header(run, serve)
-        cost = IntervalCost(run.site)
+        cost = IntervalCost(run.site, sorted({b.column for b in run.deps.bindings}))
         bar = tqdm(total=n, unit="interval", dynamic_ncols=True, desc="simulated")
 
         def after(r: CycleReport) -> None:
@@ -364,6 +364,8 @@ def _demo_summary(
         "alarms": sum(len(r.alarms) for r in reports),
         "mean_solve_s": round(sum(r.solve_s for r in reports) / max(len(reports), 1), 3),
         "loop": {k: round(v, 3) for k, v in loop.items()},
+        "loop_intervals_costed_with_chp_setpoints_only": cost.approximated,
+        "loop_intervals_not_costed": cost.failed,
         "heat_led": {k: round(v, 3) for k, v in schedule_kpis(others["heat_led"]).items()},
         "perfect_foresight": {
             k: round(v, 3) for k, v in schedule_kpis(others["perfect_foresight"]).items()
@@ -396,8 +398,13 @@ def _print_summary(s: dict[str, Any]) -> None:
     echo(
         f"the loop saves {saved:,.0f} EUR against the heat-led rules and is {gap:,.0f} EUR above "
         "the perfect-foresight optimum (costs by the planner's accounting on the actual series; "
-        "the loop's cost fixes the CHP setpoints it wrote, boilers, chillers and stores balance)"
+        "the loop's cost fixes the setpoints it wrote, the stores and the grid balance)"
     )
+    if s["loop_intervals_costed_with_chp_setpoints_only"] or s["loop_intervals_not_costed"]:
+        echo(
+            f"{s['loop_intervals_costed_with_chp_setpoints_only']} intervals costed with the CHP "
+            f"setpoints only, {s['loop_intervals_not_costed']} not costed"
+        )
 
 
 def _cycle_row(r: CycleReport) -> dict[str, Any]:

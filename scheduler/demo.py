@@ -47,8 +47,8 @@ from scheduler.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-DEMO_HORIZON_H = 12.0
-"""The demo plans 12 h ahead (the site plans 48 h) so that a simulated day runs in minutes."""
+DEMO_HORIZON_H = 8.0
+"""The demo plans 8 h ahead (the site plans 48 h) so that a simulated day runs in minutes."""
 DEMO_MIP_GAP_PU = 0.01
 """The demo's plans stop at a 1 % MIP gap (the site's is 0.5 %), for the same reason."""
 DEMO_TIME_LIMIT_S = 10.0
@@ -101,14 +101,18 @@ def plant_state_of(sim: PlantSimulator) -> PlantState:
 class IntervalCost:
     """The cost of each dispatched interval, by the planner's accounting (for the progress).
 
-    A one-interval fixed-dispatch evaluation of the CHP setpoints the loop wrote, on the actual
-    series, carrying the peak import so far: boilers, chillers and stores balance the demand.
+    A one-interval fixed-dispatch evaluation, on the actual series, of the setpoints the loop
+    wrote (every bound Schedule column: CHP output, boiler and chiller output, permissives);
+    the stores and the grid balance the actual demand. The peak import so far is carried. An
+    interval whose setpoints the model cannot take as they are (a unit below its minimum
+    load) is costed with the CHP setpoints alone and counted in :attr:`approximated`.
     """
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, columns: list[str]) -> None:
         self.site = site
         self.planner = Planner(site, 1, fixed_dispatch=True)
-        self.columns = [
+        self.columns = columns
+        self.chp_columns = [
             f"{a.name}.{q}"
             for a in site.asset_objects
             if isinstance(a, Chp)
@@ -117,19 +121,28 @@ class IntervalCost:
         self.total_eur = 0.0
         self.co2_t = 0.0
         self.peak_kw = 0.0
+        self.approximated = 0
+        self.failed = 0
 
     def add(self, at: datetime, row: pd.Series, state: PlantState) -> float:
-        """Cost the interval starting at ``at`` with ``row``'s CHP values; return the total."""
+        """Cost the interval starting at ``at`` with ``row``'s setpoints; return the total."""
         actual = load_forecast(self.site, pd.Timestamp(at), 1)
-        decisions = pd.DataFrame(
-            {c: [float(row[c])] for c in self.columns if c in row.index}, index=actual.index
-        )
         st = state.model_copy(update={"peak_import_kw": self.peak_kw})
-        sched = self.planner.evaluate(actual, st, decisions)
-        if sched.origin != "none":
-            self.total_eur += sched.cost_eur
-            self.co2_t += sched.co2_t
-            self.peak_kw = max(self.peak_kw, sched.kpis.get("peak_import_kw", 0.0))
+        sched = None
+        for i, columns in enumerate((self.columns, self.chp_columns)):
+            decisions = pd.DataFrame(
+                {c: [float(row[c])] for c in columns if c in row.index}, index=actual.index
+            )
+            sched = self.planner.evaluate(actual, st, decisions)
+            if sched.origin != "none":
+                self.approximated += i
+                break
+        if sched is None or sched.origin == "none":
+            self.failed += 1
+            return self.total_eur
+        self.total_eur += sched.cost_eur
+        self.co2_t += sched.co2_t
+        self.peak_kw = max(self.peak_kw, sched.kpis.get("peak_import_kw", 0.0))
         return self.total_eur
 
 

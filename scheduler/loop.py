@@ -155,9 +155,46 @@ class CycleReport:
 
 
 def run_cycle(deps: CycleDeps, now: datetime) -> CycleReport:
-    """Run one control cycle for the interval that starts next (or is running) at ``now``."""
+    """Run one control cycle for the interval that starts next (or is running) at ``now``.
+
+    Never raises: a failure outside the ladder's own steps (a defect, a device layer that
+    raised) is a critical alarm, and every device is handed back to local control.
+    """
+    at = target_interval(now, deps.site.step_min, deps.limits.lead_time_s)
+    try:
+        return _run_cycle(deps, now, at)
+    except Exception as exc:  # the cycle boundary: record, release, carry on
+        logger.exception("cycle for %s failed", at.isoformat())
+        alarm = Alarm("cycle.error", "critical", f"the cycle failed: {type(exc).__name__}: {exc}")
+        writes: list[WriteReport] = []
+        if deps.policy.mode is not Mode.SHADOW:
+            deps.journal.schedule_ref = Ref()
+            try:
+                writes = _release(deps, f"release at interval {_tag(at)}: cycle.error")
+            except Exception:  # the cycle boundary: the devices' own watchdogs take over
+                logger.exception("release after a failed cycle failed too")
+        deps.journal.alarm(ts=now, code=alarm.code, severity=alarm.severity, message=alarm.message)
+        return CycleReport(
+            interval_start=at,
+            started_at=now,
+            finished_at=deps.clock.now(),
+            rung=Rung.RELEASE,
+            mode=deps.policy.mode,
+            written=False,
+            duplicate=False,
+            schedule_id=None,
+            origin=None,
+            mip_gap=None,
+            solve_s=0.0,
+            setpoints={},
+            writes=writes,
+            alarms=[alarm],
+            store_pending=deps.journal.pending,
+        )
+
+
+def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
     site, rt, journal = deps.site, deps.runtime, deps.journal
-    at = target_interval(now, site.step_min, deps.limits.lead_time_s)
     if not rt.resumed:
         resume(deps, now)
     journal.flush()

@@ -119,7 +119,7 @@ def test_run_stops_on_sigterm_and_hands_back_to_local_control(served, tmp_path: 
             "--devices",
             str(devices),
         ],
-        env={"ENERGIEMODELL_DB_URL": url, "PATH": "/usr/bin:/bin"},
+        env={"ENERGIEMODELL_DB_URL": url, "ENERGIEMODELL_HORIZON_H": "4", "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

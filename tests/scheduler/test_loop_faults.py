@@ -301,3 +301,17 @@ def test_shadow_mode_plans_and_writes_nothing(rig, db):
     assert all(x.rung is Rung.FRESH and not x.written and x.setpoints for x in reports)
     assert writes_between(db=db, start=START - LEAD, end=END) == []
     assert not any(req[0] == "write" for d in r.devices.values() for req in d.requests)
+
+
+def test_unexpected_failure_in_a_cycle_releases_and_is_alarmed(rig, db):
+    r = rig()
+    drive(r.deps, r.clock, intervals=1)
+
+    def broken(names=None):
+        raise RuntimeError("driver defect")
+
+    r.devices["signals"].read_points = broken
+    (hit,) = drive(r.deps, r.clock, intervals=1)
+    assert hit.rung is Rung.RELEASE
+    assert "cycle.error" in alarm_codes(db, hit.interval_start)
+    assert not r.plant._remote("gateway")

