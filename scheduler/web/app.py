@@ -8,6 +8,8 @@ Bad input is answered with a 4xx and a message, an unavailable store with 503, n
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -199,3 +201,34 @@ def serve_forever(app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> No
 
     config = uvicorn.Config(app, host=host, port=port, proxy_headers=True, log_level="info")
     uvicorn.Server(config).run()
+
+
+class BackgroundServer:
+    """The app served by uvicorn in a thread, beside the control loop (``run``, ``demo``).
+
+    ``start()`` returns once the socket listens; ``stop()`` ends the server and joins the thread.
+    """
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, proxy_headers=True, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="dashboard", daemon=True)
+        self.url = f"http://{host}:{port}"
+
+    def start(self, timeout_s: float = 20.0) -> BackgroundServer:
+        """Start serving; raise ``RuntimeError`` if the socket does not listen in time."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                msg = f"the dashboard did not start on {self.url}"
+                raise RuntimeError(msg)
+            time.sleep(0.05)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=timeout_s)

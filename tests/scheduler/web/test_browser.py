@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import shutil
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scheduler.clock import SimulatedClock
-from scheduler.web import WebSettings, create_app
+from scheduler.web import BackgroundServer, WebSettings, create_app
 from tests.conftest import REPO_ROOT
 from tests.scheduler.web.conftest import NOW, PASSWORD, SECRET
 
@@ -37,23 +35,15 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 @pytest.fixture
 def server(store_url: str) -> Iterator[str]:
-    import uvicorn
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = WebSettings(db_url=store_url, secret_key=SECRET, cookie_secure=False)
     app = create_app(settings, clock=SimulatedClock(NOW))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    background = BackgroundServer(app, "127.0.0.1", port).start()
+    yield background.url
+    background.stop()
+    assert not background.thread.is_alive()
     app.state.ctx.db.dispose()
 
 
