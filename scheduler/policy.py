@@ -242,7 +242,7 @@ class ModePolicy:
                 return Alarm("override.heat_led", "info", msg)
             if self.mode is Mode.REVIEW and self.site is not None:
                 day = review.local_day(at, self.site)
-                decided = review.decisions_for(db=self.db, day=day, now=now)
+                decided = review.decisions_for(db=self.db, day=day, now=now, tz=self.site.timezone)
                 unapproved = not decided or decided[-1].action == "reject"
                 if unapproved and self.site.control.review.on_missed == "heat_led":
                     msg = f"no approved plan for {day.isoformat()}: heat-led rules"

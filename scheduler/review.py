@@ -44,6 +44,7 @@ from energiemodell.store import (
     operator_actions_between,
     save_operator_action,
     schedule_content,
+    schedule_frame,
     schedule_versions,
 )
 from energiemodell.store.tables import OperatorActionRecord
@@ -109,12 +110,42 @@ def day_target(day: date) -> str:
     return f"review:{day.isoformat()}"
 
 
-def decisions_for(*, db: Database, day: date, now: datetime) -> list[OperatorActionRecord]:
-    """Approvals and rejections of ``day``'s plan recorded until ``now``, oldest first."""
+def decisions_for(
+    *, db: Database, day: date, now: datetime, tz: str = "Europe/Berlin"
+) -> list[OperatorActionRecord]:
+    """Approvals and rejections of ``day``'s plan recorded until ``now``, oldest first.
+
+    Decisions naming the day (``review:D``, from :func:`approve` and :func:`reject`) count, and
+    decisions naming only a schedule version (the dashboard's) count for the local days
+    (time zone ``tz``) that version covers completely.
+    """
     actions = operator_actions_between(
         db=db, start=now - timedelta(days=3), end=now + timedelta(seconds=1)
     )
-    return [a for a in actions if a.action in ("approve", "reject") and a.target == day_target(day)]
+    start, end = local_day_bounds(day, tz)
+    covers: dict[int, bool] = {}
+
+    def counts(a: OperatorActionRecord) -> bool:
+        if a.action not in ("approve", "reject"):
+            return False
+        if a.target == day_target(day):
+            return True
+        if a.target is not None or a.schedule_id is None:
+            return False  # another day's decision, or an operator's resume (no version)
+        if a.schedule_id not in covers:
+            try:
+                index = pd.DatetimeIndex(schedule_frame(db=db, schedule_id=a.schedule_id).index)
+            except KeyError:
+                index = pd.DatetimeIndex([])
+            step = index[1] - index[0] if len(index) > 1 else pd.Timedelta(0)
+            covers[a.schedule_id] = (
+                len(index) > 0
+                and index[0] <= pd.Timestamp(start)
+                and index[-1] + step >= pd.Timestamp(end)
+            )
+        return covers[a.schedule_id]
+
+    return [a for a in actions if counts(a)]
 
 
 def envelope_deviations(
@@ -188,7 +219,7 @@ def review_row(
     """Decide what review mode dispatches for the interval at ``at`` (see the module docstring)."""
     policy = site.control.review
     day = local_day(at, site)
-    decided = decisions_for(db=db, day=day, now=now)
+    decided = decisions_for(db=db, day=day, now=now, tz=site.timezone)
     last = decided[-1] if decided else None
     row = plan.row_at(at)
     if last is not None and last.action == "approve" and last.schedule_id is not None:
@@ -241,7 +272,7 @@ def deadline_notices(*, db: Database, site: Site, now: datetime) -> list[Notice]
     tomorrow = local_day(now, site) + timedelta(days=1)
     out = []
     if now >= deadline(site, tomorrow):
-        decided = decisions_for(db=db, day=tomorrow, now=now)
+        decided = decisions_for(db=db, day=tomorrow, now=now, tz=site.timezone)
         if not decided or decided[-1].action != "approve":
             msg = (
                 f"the plan for {tomorrow.isoformat()} was not approved by "
@@ -296,7 +327,7 @@ def approve(
         msg = f"no plan covering {day.isoformat()} to approve"
         raise ReviewRefused(msg)
     plan = _plan_for(db, version, site, day)
-    for d in decisions_for(db=db, day=day, now=now):
+    for d in decisions_for(db=db, day=day, now=now, tz=site.timezone):
         if d.action == "reject" and d.schedule_id is not None:
             rejected = _approved_schedule(db, d.schedule_id)
             if d.schedule_id == version or not envelope_deviations(

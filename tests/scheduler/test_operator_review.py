@@ -308,3 +308,23 @@ def test_the_mode_policy_applies_review_and_overrides(tiny_site: Site, db: Datab
     forced = policy.rules_only(at=AT, now=AT)
     assert forced is not None
     assert forced.message == "heat-led operation forced by a.weber: commissioning"
+
+
+def test_a_dashboard_approval_of_a_version_counts_for_the_days_it_covers(
+    tiny_site: Site, db: Database
+) -> None:
+    from energiemodell.store import save_operator_action
+    from scheduler.review import decisions_for
+
+    v1 = _save(db, tiny_site, _plan(tiny_site))  # covers 2024-03-12 only
+    save_operator_action(
+        db=db, ts=MADE, actor="m.keller", action="approve", reason="web", schedule_id=v1
+    )
+    save_operator_action(db=db, ts=MADE, actor="m.keller", action="approve", reason="resume")
+    now = MADE + timedelta(minutes=1)
+    assert [d.schedule_id for d in decisions_for(db=db, day=DAY, now=now)] == [v1]
+    assert decisions_for(db=db, day=DAY + timedelta(days=1), now=now) == []
+    out = review_row(
+        db=db, site=tiny_site, plan=_plan(tiny_site), version=v1, at=AT, now=AT, state=STATE
+    )
+    assert out.dispatch is Dispatch.PLAN
