@@ -270,6 +270,7 @@ def demo(
     with DemoRun(site, t0, n, out_dir, forecast=forecast) as run:
         _demo_header(run, serve)
         cost = IntervalCost(run.site, sorted({b.column for b in run.deps.bindings}))
+        tqdm.monitor_interval = 0  # no monitor thread: the bar is updated every interval anyway
         bar = tqdm(total=n, unit="interval", dynamic_ncols=True, desc="simulated")
 
         def after(r: CycleReport) -> None:

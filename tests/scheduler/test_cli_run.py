@@ -147,3 +147,24 @@ def test_run_stops_on_sigterm_and_hands_back_to_local_control(served, tmp_path: 
     assert {w.device for w in writes} == {"chp1_ctrl", "chp2_ctrl", "bms_gateway"}
     assert all("service stopped (SIGTERM)" in w.reason for w in writes)
     db.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.solver
+def test_demo_command_runs_the_last_two_hours_of_a_day(tmp_path: Path):
+    from scheduler.cli_run import demo
+
+    app = typer.Typer()
+    app.command()(demo)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["--start", "2024-03-12T22:00", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "8 intervals" in result.output
+    assert "0 missed, 0 unconfirmed writes" in result.output
+    for label in ("control loop (simulated)", "heat-led rules", "perfect foresight (1 plan)"):
+        assert label in result.output
+    summary = yaml.safe_load((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["rungs"] == {"fresh": 8}
+    assert summary["loop"]["cost_eur"] > 0
+    assert (out / "store.sqlite").exists()
+    assert len((out / "cycles.csv").read_text(encoding="utf-8").splitlines()) == 9
