@@ -36,7 +36,7 @@ from connectors.registers import Role
 from connectors.writer import SafeWriter, WriteReport
 from energiemodell.store import AlarmInfo, Database, acknowledge_alarm, alarms_between
 from energiemodell.store.events import SEVERITIES
-from scheduler.journal import STORE_ERRORS
+from scheduler.journal import STORE_ERRORS, Journal
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +237,11 @@ class AlarmDelivery:
             for a in due:
                 self._sent[a.code] = now
         return failures
+
+    def after_cycle(self, alarms: Sequence[AlarmLike], *, now: datetime, journal: Journal) -> None:
+        """Deliver a cycle's alarms; store each failure as an ``alarm.delivery_failed`` alarm."""
+        for failure in self.deliver(alarms, now=now):
+            journal.alarm(ts=now, code="alarm.delivery_failed", severity="warning", message=failure)
 
     def _due(self, code: str, now: datetime) -> bool:
         last = self._sent.get(code)

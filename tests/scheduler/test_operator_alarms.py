@@ -27,7 +27,7 @@ from connectors.overrides import (
 from connectors.simulator import PlantSimulator
 from connectors.writer import MemorySink, SafeWriter
 from energiemodell.site import Site
-from energiemodell.store import Database, audit_trail, raise_alarm
+from energiemodell.store import Database, alarms_between, audit_trail, raise_alarm
 from scheduler.alarms import (
     BITS,
     AlarmDelivery,
@@ -39,6 +39,7 @@ from scheduler.alarms import (
     delivery_from,
     open_alarms,
 )
+from scheduler.journal import Journal
 from scheduler.policy import Alarm
 from tests.scheduler.conftest import START
 
@@ -171,6 +172,10 @@ def test_a_failing_channel_is_reported_not_raised(db: Database) -> None:
     assert failures[0].startswith("email: ")
     assert "must be http(s)" in failures[1]
     assert delivery.deliver([CRITICAL], now=START) != []  # not marked as sent: tried again
+    journal = Journal(db)
+    delivery.after_cycle([CRITICAL], now=START, journal=journal)
+    stored = alarms_between(db=db, start=START, end=START + timedelta(seconds=1))
+    assert [a.code for a in stored] == ["alarm.delivery_failed"] * 2
 
 
 def test_acknowledgement_is_audited_and_clears_the_unacknowledged_bit(db: Database) -> None:
