@@ -32,6 +32,7 @@ from energiemodell.store.events import (
     writes_between,
 )
 from energiemodell.store.export import SERIES_COLUMNS, export_table, series_column
+from energiemodell.store.forecasts import StoredForecast, forecasts_issued, save_forecast
 from energiemodell.store.readings import (
     PurgeReport,
     ReadingRow,
@@ -46,13 +47,10 @@ from energiemodell.store.schedules import (
     PlanVsActual,
     ScheduleInfo,
     ScheduleLike,
-    StoredForecast,
-    forecasts_issued,
     latest_schedule,
     latest_schedule_info,
     local_day_bounds,
     plan_vs_actual,
-    save_forecast,
     save_schedule,
     schedule_content,
     schedule_frame,

@@ -29,7 +29,6 @@ from energiemodell.store import codec
 from energiemodell.store.db import Database
 from energiemodell.store.readings import aggregates_wide
 from energiemodell.store.tables import (
-    ForecastRecord,
     ScheduleRecord,
     SiteVersionRecord,
     table_of,
@@ -46,7 +45,6 @@ BUCKET_15 = timedelta(minutes=15)
 
 schedules_t: Table = table_of(ScheduleRecord)
 sites_t: Table = table_of(SiteVersionRecord)
-forecasts_t: Table = table_of(ForecastRecord)
 
 _INFO_COLUMNS = (
     "id",
@@ -125,7 +123,8 @@ class PlanVsActual:
     schedule_id: pd.Series
 
 
-def _frame_span(frame: pd.DataFrame) -> tuple[datetime, datetime]:
+def frame_span(frame: pd.DataFrame) -> tuple[datetime, datetime]:
+    """Return the UTC start of the first interval and the end of the last one."""
     index = frame.index
     if not isinstance(index, pd.DatetimeIndex) or index.tz is None or len(index) == 0:
         msg = "a schedule frame needs a non-empty timezone-aware DatetimeIndex"
@@ -151,7 +150,7 @@ def save_schedule(
     inputs_summary
         JSON-serialisable summary of what it was planned from (forecast id, state, ...).
     """
-    valid_from, valid_to = _frame_span(schedule.frame)
+    valid_from, valid_to = frame_span(schedule.frame)
     columns, index_blob, values_blob = codec.encode_frame(schedule.frame)
     costs = {str(k): float(v) for k, v in schedule.costs.items()}
     now = datetime.now(UTC)
@@ -450,55 +449,3 @@ def _union_columns(frames: dict[int, _Frame]) -> list[str]:
     for _, _, cols, _ in frames.values():
         seen.update(dict.fromkeys(cols))
     return list(seen)
-
-
-# --- forecasts ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredForecast:
-    """A forecast as it was issued."""
-
-    id: int
-    issued_at: datetime
-    source: str
-    frame: pd.DataFrame
-
-
-def save_forecast(*, db: Database, forecast: pd.DataFrame, issued_at: datetime, source: str) -> int:
-    """Save a forecast as issued (UTC index, float columns); return its id."""
-    valid_from, valid_to = _frame_span(forecast)
-    columns, index_blob, values_blob = codec.encode_frame(forecast)
-    with db.write() as conn:
-        new_id: int = conn.execute(
-            insert(forecasts_t)
-            .values(
-                issued_at=issued_at,
-                source=source,
-                valid_from=valid_from,
-                valid_to=valid_to,
-                frame_columns=columns,
-                frame_index=index_blob,
-                frame_values=values_blob,
-            )
-            .returning(forecasts_t.c.id)
-        ).scalar_one()
-    return new_id
-
-
-def forecasts_issued(*, db: Database, start: datetime, end: datetime) -> list[StoredForecast]:
-    """Forecasts issued with ``start <= issued_at < end``, oldest first."""
-    f = forecasts_t
-    stmt = (
-        select(f).where(f.c.issued_at >= start, f.c.issued_at < end).order_by(f.c.issued_at, f.c.id)
-    )
-    with db.read() as conn:
-        return [
-            StoredForecast(
-                id=r.id,
-                issued_at=r.issued_at,
-                source=r.source,
-                frame=codec.decode_frame(list(r.frame_columns), r.frame_index, r.frame_values),
-            )
-            for r in conn.execute(stmt)
-        ]
