@@ -171,3 +171,9 @@ def make_schedule() -> Any:
 @pytest.fixture(scope="session")
 def schedule_cls() -> type[FakeSchedule]:
     return FakeSchedule
+
+
+@pytest.fixture(scope="session")
+def pg_urls() -> tuple[str, Any]:
+    """``(admin URL, schema -> URL)`` for tests that make a schema of their own."""
+    return pg_base_url(), pg_url_in_schema

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import pg_base_url, pg_url_in_schema
 
 from energiemodell.store import (
     Database,
@@ -49,8 +48,9 @@ def empty_db(request, tmp_path: Path) -> Iterator[Database]:
         db.dispose()
         return
     request.getfixturevalue("pg_schema")  # skips with the reason where PostgreSQL is unreachable
+    pg_base_url, pg_url_in_schema = request.getfixturevalue("pg_urls")
     schema = f"store_mig_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_base_url())
+    admin = sa.create_engine(pg_base_url)
     with admin.begin() as conn:
         conn.execute(sa.text(f'create schema "{schema}"'))
     db = open_db(pg_url_in_schema(schema))
