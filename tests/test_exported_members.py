@@ -11,14 +11,18 @@ PACKAGES = ["energiemodell", "connectors", "scheduler", "scenarios"]
 
 
 def public_names(module: types.ModuleType) -> list[str]:
-    """Names a user may import: no underscore, not a submodule, not a ``__future__`` feature."""
-    return sorted(
+    """Names a user may import: no underscore, not a submodule, not a ``__future__`` feature.
+
+    Names a package exports lazily (its ``_HOME`` table, resolved by ``__getattr__``) count too.
+    """
+    names = {
         name
         for name, value in vars(module).items()
         if not name.startswith("_")
         and not isinstance(value, types.ModuleType)
         and not isinstance(value, __future__._Feature)
-    )
+    }
+    return sorted(names | set(getattr(module, "_HOME", {})))
 
 
 @pytest.mark.parametrize("package", PACKAGES)
