@@ -32,6 +32,8 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
+import pandas as pd
+
 from connectors.registers import Role
 from connectors.writer import SafeWriter, WriteReport
 from energiemodell.store import AlarmInfo, Database, acknowledge_alarm, alarms_between
@@ -120,6 +122,48 @@ def acknowledge(*, db: Database, alarm_id: int, actor: str, note: str, now: date
         msg = f"alarm #{alarm_id} was acknowledged by {alarm.acknowledged_by} already"
         raise ValueError(msg)
     return acknowledge_alarm(db=db, alarm_id=alarm_id, ts=now, actor=actor, note=note)
+
+
+@dataclass(frozen=True)
+class PlanAlarm:
+    """An alarm about a plan's content (see :func:`plan_alarms`)."""
+
+    code: str
+    severity: str
+    message: str
+
+
+def plan_alarms(frame: pd.DataFrame, *, dt_h: float, tol_kwh: float = 0.5) -> list[PlanAlarm]:
+    """What a plan's frame says people must know: unserved demand and N-1 shortfalls.
+
+    Unserved critical demand is ``critical``, other unserved demand and an N-1 rule not secured
+    are ``warning``; each names the energy and the first interval.
+    """
+    out = []
+    for col in frame.columns:
+        kind, _, rest = col.partition(".")
+        if kind not in ("unserved", "n1"):
+            continue
+        values = frame[col].to_numpy(dtype=float)
+        kwh = float(values.sum()) * dt_h
+        if kwh <= tol_kwh:
+            continue
+        first = frame.index[values > 1e-6][0].isoformat()
+        if kind == "unserved" and rest.endswith("_critical_kw"):
+            carrier = rest.removesuffix("_critical_kw")
+            msg = (
+                f"the plan leaves {kwh:.1f} kWh of critical {carrier} demand unserved from {first}"
+            )
+            out.append(PlanAlarm(f"plan.unserved_critical_{carrier}", "critical", msg))
+        elif kind == "unserved":
+            carrier = rest.removesuffix("_kw")
+            msg = f"the plan leaves {kwh:.1f} kWh of {carrier} demand unserved from {first}"
+            out.append(PlanAlarm(f"plan.unserved_{carrier}", "warning", msg))
+        else:
+            rule = rest.removesuffix("_shortfall_kw")
+            msg = f"N-1 {rule} not secured: {kwh:.1f} kWh shortfall from {first}"
+            out.append(PlanAlarm(f"plan.n1_{rule}", "warning", msg))
+    return out
 
 
 @dataclass(frozen=True)

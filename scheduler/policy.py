@@ -39,6 +39,7 @@ from energiemodell.site import Site
 from energiemodell.state import PlantState
 from energiemodell.store import Database, active_overrides, operator_actions_between
 from scheduler import overrides, review
+from scheduler.alarms import plan_alarms
 from scheduler.dispatch import plan_problems
 from scheduler.journal import STORE_ERRORS, Ref
 from scheduler.state_estimate import Estimate
@@ -256,6 +257,9 @@ class ModePolicy:
         if self.mode is Mode.SHADOW:
             return Decision(False, row, "shadow mode: setpoints shown, nothing written")
         alarms: list[Alarm] = []
+        if self.site is not None:  # what the plan leaves unserved or unsecured reaches people
+            found = plan_alarms(plan.schedule.frame, dt_h=self.site.step_min / 60)
+            alarms += [Alarm(a.code, a.severity, a.message) for a in found]
         if self.mode is Mode.REVIEW and self.site is not None:
             try:
                 out = review.review_row(

@@ -38,6 +38,7 @@ from scheduler.alarms import (
     bms_writer,
     delivery_from,
     open_alarms,
+    plan_alarms,
 )
 from scheduler.journal import Journal
 from scheduler.policy import Alarm
@@ -259,3 +260,27 @@ def test_the_alarm_word_reaches_the_simulated_bms_gateway(
         finally:
             client.close()
         assert [r.result for r in sink.reports] == ["confirmed", "confirmed"]
+
+
+def test_plan_alarms_name_unserved_demand_and_n1_shortfalls() -> None:
+    index = pd.date_range(START, periods=4, freq="15min")
+    frame = pd.DataFrame(
+        {
+            "unserved.heat_kw": [0.0, 40.0, 40.0, 0.0],
+            "unserved.heat_critical_kw": [0.0, 0.0, 8.0, 0.0],
+            "unserved.electricity_kw": [0.0, 0.0, 0.0, 1.0],  # 0.25 kWh: solver noise level
+            "n1.heat_shortfall_kw": [100.0, 0.0, 0.0, 0.0],
+            "boilers.q_kw": [1.0] * 4,
+        },
+        index=index,
+    )
+    found = plan_alarms(frame, dt_h=0.25)
+    assert [(a.code, a.severity) for a in found] == [
+        ("plan.unserved_heat", "warning"),
+        ("plan.unserved_critical_heat", "critical"),
+        ("plan.n1_heat", "warning"),
+    ]
+    assert found[0].message == (
+        "the plan leaves 20.0 kWh of heat demand unserved from 2024-03-12T05:15:00+00:00"
+    )
+    assert "25.0 kWh shortfall from 2024-03-12T05:00:00+00:00" in found[2].message
