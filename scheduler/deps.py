@@ -83,7 +83,7 @@ def build_deps(
         bindings=setpoint_bindings(site, devices),
         planner=planner or Planner(site, horizon_steps(site, settings)),
         forecaster=forecaster or HistoryForecast(site, db),
-        policy=ModePolicy(mode, db),
+        policy=ModePolicy(mode, db, site=site),
         journal=journal,
         limits=limits_from(site, settings),
         runtime=Runtime(started_at=clock.now()),

@@ -45,6 +45,7 @@ from scheduler.dispatch import (
     SetpointBinding,
     dispatch,
     engage,
+    plan_problems,
     release,
     setpoints_for,
 )
@@ -282,9 +283,10 @@ def _plan(deps: CycleDeps, at: datetime, estimate: Estimate) -> tuple[Choice, fl
     fresh: StoredPlan | None = None
     error: str | None = None
     solve_s = 0.0
+    state = deps.policy.plan_state(estimate.state, now=at)  # operator overrides enter the plan
     try:
         forecast = deps.forecaster.forecast(at, n)
-        schedule = deps.planner.plan(forecast, estimate.state)
+        schedule = deps.planner.plan(forecast, state)
         schedule.created_at = deps.clock.now()  # the loop's time (simulated in simulations)
         solve_s = schedule.timings.get("solve_s", 0.0)
         ref, _ = deps.journal.schedule(
@@ -298,7 +300,7 @@ def _plan(deps: CycleDeps, at: datetime, estimate: Estimate) -> tuple[Choice, fl
     def rules() -> StoredPlan | None:
         try:
             fc = forecast if forecast is not None else deps.forecaster.forecast(at, n)
-            decisions, _ = heat_led_dispatch(site, fc, estimate.state)
+            decisions, _ = heat_led_dispatch(site, fc, state)
         except Exception:  # the cycle boundary: without rules the ladder ends in a release
             logger.exception("heat-led rules for %s failed", at.isoformat())
             return None
@@ -319,6 +321,11 @@ def _plan(deps: CycleDeps, at: datetime, estimate: Estimate) -> tuple[Choice, fl
         )
         return StoredPlan(schedule, ref)
 
+    forced = deps.policy.rules_only(at=at, now=deps.clock.now())
+    if forced is not None:  # the operator's heat-led operation or review mode's fallback
+        by_rules = rules()
+        if by_rules is not None and not plan_problems(site, by_rules.schedule):
+            return Choice(Rung.HEAT_LED, by_rules, [forced]), solve_s
     choice = choose_plan(
         site,
         fresh=fresh,
