@@ -31,8 +31,12 @@ from energiemodell.timeseries import (
 from energiemodell.validate import check_site
 from scheduler.cli_db import db_app
 from scheduler.cli_devices import devices_app
+from scheduler.cli_operator import alarms_app, approve, override_app, reject
+from scheduler.cli_run import demo, release, run
 from scheduler.cli_scenario import scenario_app
+from scheduler.cli_serve import serve
 from scheduler.cli_simulate import simulate
+from scheduler.cli_users import users_app
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_NO_PLAN = 0, 1, 2, 3
 
@@ -47,6 +51,15 @@ app.add_typer(devices_app, name="devices")
 app.add_typer(db_app, name="db")
 app.add_typer(scenario_app, name="scenario")
 app.command()(simulate)
+app.command()(run)
+app.command()(release)
+app.command()(demo)
+app.command()(serve)
+app.add_typer(users_app, name="users")
+app.command()(approve)
+app.command()(reject)
+app.add_typer(override_app, name="override")
+app.add_typer(alarms_app, name="alarms")
 
 logger = logging.getLogger(__name__)
 
@@ -274,33 +287,3 @@ def print_plan_summary(schedule: Schedule, site: Site) -> None:
     echo(f"  {'self_supply_pu':<26} {kp.get('self_supply_pu', 0.0):>12.3f}")
     for a in schedule.alarms:
         echo(f"ALARM: {a}")
-
-
-@app.command()
-def demo(
-    start: Annotated[str, typer.Option(help="Local start date of the demo day")] = "2024-03-12",
-    days: Annotated[int, typer.Option(min=1, max=14, help="Days to plan")] = 1,
-    out: Annotated[Path | None, typer.Option(help="Write the plan files here")] = None,
-) -> None:
-    """Validate the reference campus and plan its dispatch (the quick-start demo)."""
-    s = load_site_or_exit("reference_campus")
-    report = check_site(s)
-    if report.errors:
-        raise fail_input("\n".join(str(p) for p in report.errors))
-    _print_site_summary(report.summary)
-    typer.echo("")
-    n = days * 24 * 60 // s.step_min
-    try:
-        t0 = parse_local_start(start, s.timezone)
-        forecast = load_forecast(s, t0, n)
-    except SiteError as exc:
-        raise fail_input(exc) from None
-    schedule = Planner(s, n).plan(forecast, PlantState())
-    print_plan_summary(schedule, s)
-    if schedule.origin != "none":
-        print_comparison(compare_with_heat_led(s, forecast, PlantState(), schedule))
-    if out is not None and schedule.origin != "none":
-        for p in schedule.write(out, s.timezone):
-            typer.echo(f"wrote {p}")
-    if schedule.origin == "none":
-        raise typer.Exit(EXIT_NO_PLAN)

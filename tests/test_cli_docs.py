@@ -64,7 +64,7 @@ def test_foundation_commands_document_their_exit_codes(name):
 def test_planned_commands_are_not_registered_yet():
     planned = DOC.split("## Planned, not yet available", 1)[1]
     names = set(re.findall(r"`energiemodell ([a-z]+)", planned))
-    assert len(names) >= 2, names  # the table was parsed
+    assert names, names  # the table was parsed
     top_level = {name.split()[0] for name in COMMANDS}
     assert not names & top_level, (
         f"{sorted(names & top_level)} now exist: document them and remove them from 'Planned'"
