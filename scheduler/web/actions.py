@@ -1,18 +1,17 @@
-"""What operators do from the dashboard and the API, written to the store's operator actions.
+"""What operators do from the dashboard and the API, through the operator-control modules.
 
-``scheduler/operator.py`` (the operator-control issue) does not exist yet, so these actions are
-written against the store directly, in the conventions the control loop already reads
-(``scheduler.policy`` and ``scheduler.loop``):
+Every action goes through the same functions as the command line (issue 9), so the loop reads
+it the same way and the same checks apply:
 
-- approve / reject: an ``approve`` or ``reject`` action naming the schedule version; in
-  review mode the loop writes a version only once its newest decision is ``approve``.
-- override: an ``override`` action with target (``asset.quantity``), value and validity window;
-  the loop's policy replaces that setpoint while the override is in force.
-- end an override: a ``release`` naming the override's target (ends earlier overrides of it).
-- hand back to local control: a ``release`` without target; the running loop releases every
-  device at its next cycle, until an operator resumes.
-- resume optimised control: an ``approve`` without a schedule version (clears the release).
-- acknowledge an alarm: a row in ``alarm_acks``.
+- approve / reject a plan version for a local day: :mod:`scheduler.review` (an action with
+  target ``review:DAY``; review mode dispatches re-plans inside an approval's envelope).
+- add an override: :func:`scheduler.overrides.add_override`, after a trial plan; that needs the
+  site file (its series feed the forecast), configured as ``ENERGIEMODELL_WEB_SITE``. Without
+  it the dashboard refuses overrides and says so. End one: :func:`scheduler.overrides.end_override`.
+- acknowledge an alarm: :func:`scheduler.alarms.acknowledge`.
+- hand back to local control: a ``release`` without target (no operator-control function
+  exists for it; this is the convention ``scheduler.loop`` reads: the loop releases every
+  device at its next cycle); resume: an ``approve`` without version and target, which ends it.
 
 Every action records who and why; nothing is edited afterwards.
 """
@@ -20,19 +19,19 @@ Every action records who and why; nothing is edited afterwards.
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
+import pandas as pd
 
-from energiemodell.store import (
-    Database,
-    acknowledge_alarm,
-    active_overrides,
-    save_operator_action,
-)
+from energiemodell.errors import EnergiemodellError
+from energiemodell.model.planner import Planner
+from energiemodell.site import Site
+from energiemodell.state import PlantState
+from energiemodell.store import Database, latest_schedule_info, save_operator_action
+from scheduler import alarms, overrides, review
+from scheduler.forecasting import HistoryForecast
+from scheduler.overrides import OverrideKind, OverrideRefused, add_override
 
-TARGET = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 MAX_OVERRIDE = timedelta(hours=24)
 
 
@@ -75,69 +74,108 @@ def _reason(reason: str) -> str:
 
 
 def decide(
-    *, db: Database, actor: str, schedule_id: int, approve: bool, reason: str, now: datetime
+    *,
+    db: Database,
+    site: Site | None,
+    actor: str,
+    schedule_id: int,
+    day: date,
+    approve: bool,
+    reason: str,
+    now: datetime,
 ) -> int:
-    """Approve or reject schedule version ``schedule_id``."""
+    """Approve or reject plan version ``schedule_id`` for the local ``day`` (review mode)."""
+    why = _reason(reason)
+    check_day(day, "day")
+    if site is None:
+        raise ActionError(409, "no plan version in the store: nothing to approve")
+    decide_plan = review.approve if approve else review.reject
     try:
-        return save_operator_action(
-            db=db,
-            ts=now,
-            actor=actor,
-            action="approve" if approve else "reject",
-            reason=_reason(reason),
-            schedule_id=schedule_id,
+        return decide_plan(
+            db=db, site=site, day=day, version=schedule_id, actor=actor, reason=why, now=now
         )
-    except IntegrityError:
-        raise ActionError(404, f"no schedule version {schedule_id}") from None
+    except review.ReviewRefused as exc:
+        status = 404 if str(exc).startswith("no schedule version") else 422
+        raise ActionError(status, str(exc)) from None
 
 
 def create_override(
     *,
     db: Database,
+    site: Site | None,
     actor: str,
-    target: str,
-    value: float,
+    kind: str,
+    subject: str,
+    value: float | None,
     valid_from: datetime,
     valid_to: datetime,
     reason: str,
     now: datetime,
 ) -> int:
-    """Override one setpoint (``asset.quantity``) with ``value`` for a window of at most 24 h."""
+    """Add an override after its trial plan (see :func:`scheduler.overrides.add_override`)."""
     why = _reason(reason)
-    if not TARGET.match(target):
-        raise ActionError(422, f"target {target!r}: use asset.quantity, e.g. chp1.p_el_kw")
-    if not math.isfinite(value):
+    try:
+        kind_ = OverrideKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in OverrideKind)
+        raise ActionError(422, f"kind {kind!r}: use one of {known}") from None
+    if value is not None and not math.isfinite(value):
         raise ActionError(422, "the value must be a finite number")
     check_time(valid_from, "valid_from")
     check_time(valid_to, "valid_to")
     if valid_to <= valid_from:
         raise ActionError(422, "valid_to must be after valid_from")
+    if kind_ in (OverrideKind.PIN, OverrideKind.STORAGE_TARGET) and value is None:
+        raise ActionError(422, f"a {kind_} override needs a value")
     if valid_to <= now:
         raise ActionError(422, "the override window has already ended")
     if valid_to - valid_from > MAX_OVERRIDE:
         raise ActionError(422, "an override lasts at most 24 hours")
-    return save_operator_action(
-        db=db,
-        ts=now,
-        actor=actor,
-        action="override",
-        reason=why,
-        target=target,
-        value=value,
-        valid_from=valid_from,
-        valid_to=valid_to,
-    )
+    if site is None:
+        raise ActionError(
+            409,
+            "overrides are not available here yet: their trial plan needs the site file "
+            "(set ENERGIEMODELL_WEB_SITE), or use `energiemodell override add`",
+        )
+    step = timedelta(minutes=site.step_min)
+    at = pd.Timestamp(max(valid_from, now)).floor(step).to_pydatetime()
+    n = max(1, round(site.control.horizon_h * 60 / site.step_min))
+    info = latest_schedule_info(db=db, at=at)
+    state = PlantState()
+    if info is not None and "state" in info.inputs_summary:
+        state = PlantState.model_validate(info.inputs_summary["state"])
+    try:
+        forecast = HistoryForecast(site, db).forecast(at, n)
+        return add_override(
+            db=db,
+            site=site,
+            planner=Planner(site, n),
+            forecast=forecast,
+            state=state,
+            kind=kind_,
+            subject=subject,
+            value=value,
+            start=valid_from,
+            end=valid_to,
+            actor=actor,
+            reason=why,
+            now=now,
+        )
+    except OverrideRefused as exc:
+        raise ActionError(422, str(exc)) from None
+    except EnergiemodellError as exc:
+        raise ActionError(422, f"no trial plan: {exc}") from None
 
 
 def end_override(*, db: Database, actor: str, override_id: int, reason: str, now: datetime) -> int:
-    """End an override in force (a ``release`` of its target)."""
+    """End an override in force or ahead (a ``release`` of its target)."""
     why = _reason(reason)
-    found = [o for o in active_overrides(db=db, at=now) if o.id == override_id]
-    if not found:
-        raise ActionError(404, f"override {override_id} is not in force")
-    return save_operator_action(
-        db=db, ts=now, actor=actor, action="release", reason=why, target=found[0].target
-    )
+    try:
+        return overrides.end_override(
+            db=db, override_id=override_id, actor=actor, reason=why, now=now
+        )
+    except OverrideRefused as exc:
+        raise ActionError(404, str(exc)) from None
 
 
 def release_to_local(*, db: Database, actor: str, reason: str, now: datetime) -> int:
@@ -155,10 +193,11 @@ def resume_optimised(*, db: Database, actor: str, reason: str, now: datetime) ->
 
 
 def acknowledge(*, db: Database, actor: str, alarm_id: int, note: str, now: datetime) -> int:
-    """Acknowledge alarm ``alarm_id``."""
+    """Acknowledge alarm ``alarm_id`` (see :func:`scheduler.alarms.acknowledge`)."""
     if len(note) > 2000:
         raise ActionError(422, "the note is longer than 2000 characters")
     try:
-        return acknowledge_alarm(db=db, alarm_id=alarm_id, ts=now, actor=actor, note=note.strip())
-    except IntegrityError:
-        raise ActionError(404, f"no alarm {alarm_id}") from None
+        return alarms.acknowledge(db=db, alarm_id=alarm_id, actor=actor, note=note.strip(), now=now)
+    except ValueError as exc:
+        status = 404 if str(exc).startswith("no alarm") else 409
+        raise ActionError(status, str(exc)) from None

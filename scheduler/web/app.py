@@ -23,11 +23,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from energiemodell import __version__
+from energiemodell.errors import SiteError
+from energiemodell.site import load_site
 from energiemodell.store import StoreError, open_db
 from scheduler.clock import Clock, SystemClock
 from scheduler.web.actions import ActionError
 from scheduler.web.auth import AuthError
-from scheduler.web.config import WebSettings
+from scheduler.web.config import ConfigError, WebSettings
 from scheduler.web.context import HERE, WebContext
 from scheduler.web.routes import api, ops, pages
 
@@ -161,6 +163,13 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None) -> FastAPI:
         The database URL is unusable.
     """
     settings.check()
+    site = None
+    if settings.site is not None:
+        try:
+            site = load_site(settings.site)
+        except SiteError as exc:
+            msg = f"ENERGIEMODELL_WEB_SITE: {exc}"
+            raise ConfigError(msg) from None
     db = open_db(settings.db_url)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app = FastAPI(
@@ -172,7 +181,7 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         root_path=settings.root_path,
     )
-    app.state.ctx = WebContext(settings, db, clock or SystemClock(), templates)
+    app.state.ctx = WebContext(settings, db, clock or SystemClock(), templates, site)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -44,6 +44,10 @@ class WebSettings(BaseSettings):
         default=(),
         description="Clients in these networks read without logging in (viewer rights)",
     )
+    site: str | None = Field(
+        default=None,
+        description="Site file or shipped name: needed for the trial plan of overrides",
+    )
     timezone: str = Field(default="Europe/Berlin", description="Local time of the pages")
     default_language: str = Field(default="de", pattern="^(de|en)$")
     root_path: str = Field(default="", description="Path prefix when proxied under a sub-path")

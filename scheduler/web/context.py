@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from energiemodell.site import Site
 from energiemodell.store import Database
 from scheduler.clock import Clock
 from scheduler.web.auth import AuthError, Principal, check_write, principal_of, session_csrf
@@ -29,6 +30,7 @@ class WebContext:
     db: Database
     clock: Clock
     templates: Jinja2Templates
+    site: Site | None = None
 
     def now(self) -> datetime:
         """The current time (the loop's clock in the demo's simulated time)."""

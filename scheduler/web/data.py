@@ -48,8 +48,6 @@ from energiemodell.store.tables import OperatorActionRecord, SetpointWriteRecord
 logger = logging.getLogger(__name__)
 
 STEP = timedelta(minutes=15)
-ACTIVE_ALARM_WINDOW = timedelta(days=7)
-"""Unacknowledged alarms younger than this are "active"."""
 WRITE_OK = ("confirmed", "unchanged", "ok")
 CARRIERS = ("electricity", "heat", "cooling")
 LADDER = (
@@ -145,9 +143,14 @@ def ladder_rung(db: Database, now: datetime, newest: ScheduleInfo | None) -> tup
 
 
 def active_alarms(db: Database, now: datetime) -> list[AlarmInfo]:
-    """Unacknowledged alarms of the last week, newest first."""
-    found = alarms_between(db=db, start=now - ACTIVE_ALARM_WINDOW, end=now + timedelta(seconds=1))
-    return [a for a in reversed(found) if a.acknowledged_at is None]
+    """Open alarms, newest first.
+
+    As :func:`scheduler.alarms.open_alarms`: warning or critical, not yet acknowledged, raised
+    in the last day.
+    """
+    from scheduler.alarms import open_alarms
+
+    return list(reversed(open_alarms(db=db, now=now)))
 
 
 def pending_release(db: Database, now: datetime) -> OperatorActionRecord | None:
@@ -411,7 +414,13 @@ class IntervalRecord:
 
 
 def interval_record(db: Database, start: datetime, tz: str) -> IntervalRecord:
-    """Everything the store holds about the interval starting at ``start``."""
+    """Everything the store holds about the interval starting at ``start``.
+
+    Approved: the review decisions for the interval's day (:mod:`scheduler.review`) and the
+    operators' releases and resumes since the plan in force was made.
+    """
+    from scheduler.review import decisions_for
+
     start = floor_interval(start)
     end = start + STEP
     read = aggregates_between(db=db, start=start, end=end)
@@ -428,8 +437,10 @@ def interval_record(db: Database, start: datetime, tz: str) -> IntervalRecord:
         decisions = [
             a
             for a in operator_actions_between(db=db, start=plan.created_at, end=end)
-            if a.schedule_id == plan.id or (a.action in ("release", "approve") and a.target is None)
+            if a.action in ("release", "approve") and a.target is None and a.schedule_id is None
         ]
+    decisions += decisions_for(db=db, day=local_date(start, tz), now=end)
+    decisions.sort(key=lambda a: (a.ts, a.id or 0))
     writes = writes_between(db=db, start=start - timedelta(minutes=5), end=end)
     audit = audit_trail(db=db, start=start - timedelta(minutes=5), end=end)
     return IntervalRecord(
@@ -472,3 +483,27 @@ def audit_csv(events: list[AuditEvent], tz: str) -> str:
         }
     )
     return str(frame.to_csv(index=False))
+
+
+def approval_candidates(
+    db: Database, day: date, tz: str, now: datetime
+) -> tuple[list[ScheduleInfo], dict[int, OperatorActionRecord]]:
+    """Plan versions made until ``now`` covering the local ``day``, with their newest decision.
+
+    Review mode approves a day's plan (:mod:`scheduler.review`).
+    """
+    from scheduler.review import decisions_for
+
+    start, end = local_day_bounds(day, tz)
+    versions = [
+        v
+        for d in (day - timedelta(days=2), day - timedelta(days=1), day)
+        for v in schedule_versions(db=db, day=d, tz=tz)
+        if v.valid_from <= start and v.valid_to >= end and v.created_at <= now
+    ]
+    decided = {
+        a.schedule_id: a
+        for a in decisions_for(db=db, day=day, now=now)
+        if a.schedule_id is not None
+    }
+    return versions, decided

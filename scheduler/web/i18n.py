@@ -103,6 +103,18 @@ DE: dict[str, str] = {
     "Confirmation": "Bestätigung",
     "Language": "Sprache",
     "Total": "Summe",
+    "approvals-note": (
+        "Im Prüfmodus wird der Plan eines Tages freigegeben (scheduler.review): Neuplanungen "
+        "innerhalb des freigegebenen Rahmens gehen hinaus, ein abgelehnter Plan nicht."
+    ),
+    "overrides-note": (
+        "Jede Übersteuerung wird zuerst in einem Probeplan versucht: bleibt dabei Bedarf "
+        "ungedeckt oder N-1 ungesichert, wird sie mit Begründung abgelehnt."
+    ),
+    "overrides-unavailable": (
+        "Übersteuerungen sind hier noch nicht verfügbar: ihr Probeplan braucht die "
+        "Standortdatei (ENERGIEMODELL_WEB_SITE). Bitte `energiemodell override add` verwenden."
+    ),
     "mode-note": (
         "Betriebsart: die Einstellung des Standorts, wie sie mit dem Plan gespeichert ist; eine "
         "Übersteuerung mit --mode in der laufenden Regelschleife steht nicht im Speicher. "
@@ -116,6 +128,18 @@ DE: dict[str, str] = {
 
 
 EN: dict[str, str] = {
+    "approvals-note": (
+        "Review mode approves the plan of a day (scheduler.review): re-plans inside the approved "
+        "plan's envelope are dispatched; a rejected plan is not."
+    ),
+    "overrides-note": (
+        "Every override is first tried in a plan: one that leaves demand unserved or N-1 "
+        "unsecured is refused, with the reason."
+    ),
+    "overrides-unavailable": (
+        "Overrides are not available here yet: their trial plan needs the site file "
+        "(ENERGIEMODELL_WEB_SITE). Use `energiemodell override add`."
+    ),
     "mode-note": (
         "Mode: the site's setting as stored with the plan; a --mode override of the running "
         "loop is not recorded in the store. Fallback ladder: derived from the newest cycle's "

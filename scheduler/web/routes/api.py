@@ -15,22 +15,27 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from energiemodell.store import (
-    active_overrides,
     aggregates_between,
     alarms_between,
     audit_trail,
     local_day_bounds,
-    operator_actions_between,
     peak_import_so_far,
     plan_vs_actual,
     scenario_runs_between,
     schedule_content,
-    schedule_versions,
 )
+from scheduler.overrides import overrides_in_force
 from scheduler.web import actions
 from scheduler.web.actions import ActionError, check_day, check_time
 from scheduler.web.context import Ctx, Operator, Viewer
-from scheduler.web.data import active_alarms, local_date, today
+from scheduler.web.data import (
+    active_alarms,
+    approval_candidates,
+    local_date,
+    newest_info,
+    site_for,
+    today,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -58,16 +63,23 @@ class Confirmed(Reason):
 
 
 class Decision(Reason):
-    """Approve or reject a plan version."""
+    """Approve or reject a plan version for a local day (review mode)."""
 
     decision: Literal["approve", "reject"]
+    day: date = Field(description="The local day the plan is approved for")
 
 
 class OverrideIn(Reason):
-    """Replace one setpoint for a window of at most 24 h."""
+    """An override for a window of at most 24 h, accepted after its trial plan."""
 
-    target: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$", examples=["chp1.p_el_kw"])
-    value: float = Field(allow_inf_nan=False)
+    kind: Literal["pin", "out_of_service", "storage_target", "heat_led"]
+    subject: str = Field(
+        default="site",
+        max_length=96,
+        pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)?$",
+        description="Column (pin, e.g. chp1.p_el_kw) or asset (out_of_service, storage_target)",
+    )
+    value: float | None = Field(default=None, allow_inf_nan=False)
     valid_from: AwareDatetime
     valid_to: AwareDatetime
 
@@ -215,7 +227,7 @@ def alarms(
     end: AwareDatetime | None = None,
     active: bool = False,
 ) -> list[dict[str, Any]]:
-    """Alarms (``active=true``: unacknowledged ones of the last week), newest first."""
+    """Alarms (``active=true``: open ones, see ``scheduler.alarms``), newest first."""
     now = ctx.now()
     if active:
         found = active_alarms(ctx.db, now)
@@ -240,7 +252,7 @@ def acknowledge(
 @router.get("/overrides")
 def overrides(ctx: Ctx, _: Viewer) -> list[dict[str, Any]]:
     """Overrides in force now."""
-    return [o.model_dump() for o in active_overrides(db=ctx.db, at=ctx.now())]
+    return [o.__dict__ for o in overrides_in_force(db=ctx.db, at=ctx.now())]
 
 
 @router.post("/overrides", status_code=201)
@@ -248,8 +260,10 @@ def create_override(ctx: Ctx, who: Operator, body: OverrideIn) -> Created:
     """Override one setpoint for a window (operator)."""
     new = actions.create_override(
         db=ctx.db,
+        site=ctx.site,
         actor=who.name,
-        target=body.target,
+        kind=body.kind,
+        subject=body.subject,
         value=body.value,
         valid_from=body.valid_from,
         valid_to=body.valid_to,
@@ -272,20 +286,14 @@ def end_override(
 
 @router.get("/approvals")
 def approvals(ctx: Ctx, _: Viewer, day: date | None = None) -> list[dict[str, Any]]:
-    """The plan versions of a local day with their newest decision (approve, reject or none)."""
+    """Plan versions covering a local day (default: tomorrow) with their newest decision."""
     tz = ctx.settings.timezone
-    wanted = check_day(day, "day") if day else local_date(ctx.now(), tz)
-    versions = schedule_versions(db=ctx.db, day=wanted, tz=tz)
-    decided: dict[int, Any] = {}
-    if versions:
-        for a in operator_actions_between(
-            db=ctx.db, start=versions[0].created_at, end=ctx.now() + timedelta(seconds=1)
-        ):
-            if a.schedule_id is not None and a.action in ("approve", "reject"):
-                decided[a.schedule_id] = a
+    wanted = check_day(day, "day") if day else local_date(ctx.now(), tz) + timedelta(days=1)
+    versions, decided = approval_candidates(ctx.db, wanted, tz, ctx.now())
     return [
         {
             "schedule_id": v.id,
+            "day": wanted,
             "created_at": v.created_at,
             "valid_from": v.valid_from,
             "valid_to": v.valid_to,
@@ -307,8 +315,10 @@ def decide(
     """Approve or reject a plan version (operator)."""
     new = actions.decide(
         db=ctx.db,
+        site=ctx.site or site_for(ctx.db, newest_info(ctx.db, ctx.now(), ctx.settings.timezone)),
         actor=who.name,
         schedule_id=schedule_id,
+        day=body.day,
         approve=body.decision == "approve",
         reason=body.reason,
         now=ctx.now(),

@@ -175,7 +175,9 @@ def metrics(ctx: Ctx, _: Viewer) -> Response:
     for device, n in recent[recent["quality"] != "good"].groupby("device").size().items():
         bad.labels(str(device)).set(float(n))
     open_alarms = gauge(
-        "energiemodell_open_alarms", "Unacknowledged alarms of the last 7 days", ("severity",)
+        "energiemodell_open_alarms",
+        "Open alarms (warning or critical, unacknowledged, last day)",
+        ("severity",),
     )
     for severity in ("info", "warning", "critical"):
         open_alarms.labels(severity).set(0)

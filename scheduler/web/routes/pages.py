@@ -11,19 +11,18 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from energiemodell.store import (
-    active_overrides,
     audit_trail,
     local_day_bounds,
-    operator_actions_between,
     scenario_runs_between,
-    schedule_versions,
 )
 from energiemodell.store.users import api_tokens, list_users
+from scheduler.overrides import overrides_in_force
 from scheduler.web import actions, charts
 from scheduler.web.actions import ActionError, check_day, check_time
 from scheduler.web.context import Ctx, Lang, Operator, Viewer, WebContext, render
 from scheduler.web.data import (
     active_alarms,
+    approval_candidates,
     audit_csv,
     carrier_columns,
     day_csv,
@@ -31,6 +30,8 @@ from scheduler.web.data import (
     interval_record,
     interval_why,
     local_date,
+    newest_info,
+    site_for,
     today,
 )
 from scheduler.web.i18n import translate
@@ -207,17 +208,10 @@ def approvals_page(
     who: Viewer,
     date: date | None = None,
 ) -> Response:
-    """The day's plan versions with their decisions; operators approve or reject."""
+    """Plan versions covering a day (default: tomorrow) and their decisions (review mode)."""
     tz = ctx.settings.timezone
-    day = check_day(date, "date") if date else local_date(ctx.now(), tz)
-    versions = schedule_versions(db=ctx.db, day=day, tz=tz)
-    decided: dict[int, Any] = {}
-    if versions:
-        for a in operator_actions_between(
-            db=ctx.db, start=versions[0].created_at, end=ctx.now() + timedelta(seconds=1)
-        ):
-            if a.schedule_id is not None and a.action in ("approve", "reject"):
-                decided[a.schedule_id] = a
+    day = check_day(date, "date") if date else local_date(ctx.now(), tz) + timedelta(days=1)
+    versions, decided = approval_candidates(ctx.db, day, tz, ctx.now())
     return render(
         request,
         ctx,
@@ -241,7 +235,8 @@ def overrides_page(request: Request, ctx: Ctx, lang: Lang, who: Viewer) -> Respo
         "overrides.html",
         lang=lang,
         principal=who,
-        overrides=active_overrides(db=ctx.db, at=now),
+        overrides=overrides_in_force(db=ctx.db, at=now),
+        trial_site=ctx.site is not None,
         default_from=local_now.strftime("%Y-%m-%dT%H:%M"),
         default_to=(local_now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
     )
@@ -249,7 +244,7 @@ def overrides_page(request: Request, ctx: Ctx, lang: Lang, who: Viewer) -> Respo
 
 @router.get("/alarms")
 def alarms_page(request: Request, ctx: Ctx, lang: Lang, who: Viewer) -> Response:
-    """Active (unacknowledged) alarms of the last week."""
+    """Open alarms (warning or critical, unacknowledged, last day)."""
     return render(
         request,
         ctx,
@@ -310,36 +305,46 @@ def decide_form(
     who: Operator,
     schedule_id: Annotated[int, Path(ge=1)],
     decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+    day: Annotated[date, Form()],
     reason: Reason,
 ) -> Response:
-    """Approve or reject a plan version."""
+    """Approve or reject a plan version for a day."""
     actions.decide(
         db=ctx.db,
+        site=ctx.site or site_for(ctx.db, newest_info(ctx.db, ctx.now(), ctx.settings.timezone)),
         actor=who.name,
         schedule_id=schedule_id,
+        day=day,
         approve=decision == "approve",
         reason=reason,
         now=ctx.now(),
     )
-    return RedirectResponse("/approvals", status_code=303)
+    return RedirectResponse(f"/approvals?date={day.isoformat()}", status_code=303)
 
 
 @router.post("/actions/overrides")
 def override_form(
     ctx: Ctx,
     who: Operator,
-    target: Annotated[str, Form(max_length=96)],
-    value: Annotated[float, Form(allow_inf_nan=False)],
+    kind: Annotated[str, Form(max_length=32)],
     valid_from: Annotated[str, Form(max_length=40)],
     valid_to: Annotated[str, Form(max_length=40)],
     reason: Reason,
+    subject: Annotated[str, Form(max_length=96)] = "site",
+    value: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    """Set an override for a window."""
+    """Add an override for a window (after its trial plan)."""
+    try:
+        number = float(value) if value.strip() else None
+    except ValueError:
+        raise ActionError(422, f"value: {value!r} is not a number") from None
     actions.create_override(
         db=ctx.db,
+        site=ctx.site,
         actor=who.name,
-        target=target.strip(),
-        value=value,
+        kind=kind,
+        subject=subject.strip() or "site",
+        value=number,
         valid_from=_local_time(valid_from, ctx, "valid_from"),
         valid_to=_local_time(valid_to, ctx, "valid_to"),
         reason=reason,

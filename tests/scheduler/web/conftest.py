@@ -53,20 +53,25 @@ class Store:
     ids: tuple[int, int]
     alarm_id: int
     tokens: dict[str, str]
+    site_path: Path
+    day_plan: Schedule
 
 
 @pytest.fixture(scope="session")
 def web_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     base = tmp_path_factory.mktemp("web")
     control = {"horizon_h": 4, "time_limit_s": 20, "mip_gap_pu": 0.001, "mode": "review"}
-    site = load_site(
-        write_site_files(base / "site", assets=ASSETS, devices=DEVICES[:2], control=control)
-    )
+    site_path = write_site_files(base / "site", assets=ASSETS, devices=DEVICES[:2], control=control)
+    site = load_site(site_path)
     forecast = load_forecast(site, PLAN_START, N)
     first = optimise(site, forecast, PlantState(storage_kwh={"tes": 100.0}))
     first.created_at = PLAN_START - timedelta(minutes=2)
     second = optimise(site, forecast.iloc[:N], PlantState(storage_kwh={"tes": 700.0}))
     second.created_at = PLAN_START + timedelta(minutes=13)
+    # the whole local day, for review-mode approvals (saved by the tests that approve)
+    day_start = datetime(2024, 3, 11, 23, 0, tzinfo=UTC)
+    day_plan = optimise(site, load_forecast(site, day_start, 96), PlantState())
+    day_plan.created_at = day_start - timedelta(hours=3)
     path = base / "template.sqlite"
     db = open_db(f"sqlite:///{path}")
     upgrade(db=db)
@@ -110,7 +115,7 @@ def web_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     with db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()
-    return Store(path, (first, second), (ids[0], ids[1]), alarm_id, tokens)
+    return Store(path, (first, second), (ids[0], ids[1]), alarm_id, tokens, site_path, day_plan)
 
 
 @pytest.fixture
@@ -121,13 +126,18 @@ def store_url(web_store: Store, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_client(store_url: str) -> Iterator[Callable[..., TestClient]]:
+def make_client(store_url: str, web_store: Store) -> Iterator[Callable[..., TestClient]]:
     made: list[TestClient] = []
 
     def make(
         now: datetime = NOW, client_kw: dict[str, Any] | None = None, **settings: Any
     ) -> TestClient:
-        values = {"db_url": store_url, "secret_key": SECRET, "cookie_secure": False} | settings
+        values = {
+            "db_url": store_url,
+            "secret_key": SECRET,
+            "cookie_secure": False,
+            "site": str(web_store.site_path),
+        } | settings
         app = create_app(WebSettings(**values), clock=SimulatedClock(now))
         client = TestClient(app, raise_server_exceptions=False, **(client_kw or {}))
         made.append(client)
@@ -166,3 +176,30 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
     found = CSRF.search(today.text)
     assert found
     return found.group(1)
+
+
+def save_day_plan(client: TestClient, store: Store) -> int:
+    """Save the whole-day plan into the client's store; return its version id."""
+    db = client.app.state.ctx.db  # type: ignore[attr-defined]
+    site = load_site(store.site_path)
+    return save_schedule(
+        db=db, schedule=store.day_plan, site_yaml=site_to_yaml(site), inputs_summary={}
+    )
+
+
+def save_override(client: TestClient, *, target: str = "chp1.p_el_kw", value: float = 200.0) -> int:
+    """Store an override directly (for tests of ending one, not of adding one)."""
+    from energiemodell.store import save_operator_action
+
+    db = client.app.state.ctx.db  # type: ignore[attr-defined]
+    return save_operator_action(
+        db=db,
+        ts=client.app.state.ctx.now(),  # type: ignore[attr-defined]
+        actor="operator",
+        action="override",
+        reason="stored by the test",
+        target=target,
+        value=value,
+        valid_from=NOW - timedelta(minutes=5),
+        valid_to=NOW + timedelta(hours=1),
+    )

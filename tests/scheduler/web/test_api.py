@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import pandas as pd
 import pytest
 
-from tests.scheduler.web.conftest import NOW, PLAN_START, bearer
+from tests.scheduler.web.conftest import NOW, PLAN_START, bearer, save_day_plan
 
 
 def test_plan_is_the_version_in_force_per_interval(client, web_store):
@@ -111,10 +112,11 @@ def test_acknowledged_alarm_leaves_the_active_list_and_enters_the_audit(client, 
     assert "acknowledged by operator" in acks[0]["summary"]
 
 
-def test_override_create_list_end(client, web_store):
+def test_override_after_its_trial_plan_listed_and_ended(client, web_store):
     h = bearer(web_store, "operator")
     body = {
-        "target": "chp1.p_el_kw",
+        "kind": "pin",
+        "subject": "chp1.p_el_kw",
         "value": 200,
         "valid_from": "2024-03-12T05:15:00Z",
         "valid_to": "2024-03-12T06:15:00Z",
@@ -124,8 +126,8 @@ def test_override_create_list_end(client, web_store):
     assert r.status_code == 201, r.text
     oid = r.json()["id"]
     listed = client.get("/api/v1/overrides", headers=h).json()
-    assert [(o["id"], o["target"], o["value"], o["actor"]) for o in listed] == [
-        (oid, "chp1.p_el_kw", 200.0, "operator")
+    assert [(o["id"], o["kind"], o["subject"], o["value"], o["actor"]) for o in listed] == [
+        (oid, "pin", "chp1.p_el_kw", 200.0, "operator")
     ]
     r = client.post(f"/api/v1/overrides/{oid}/end", json={"reason": "done"}, headers=h)
     assert r.status_code == 201
@@ -134,20 +136,60 @@ def test_override_create_list_end(client, web_store):
     assert again.status_code == 404
 
 
-def test_approvals_record_the_decision(client, web_store):
-    h = bearer(web_store, "operator")
-    v2 = web_store.ids[1]
-    r = client.post(
-        f"/api/v1/approvals/{v2}", json={"decision": "approve", "reason": "ok"}, headers=h
-    )
-    assert r.status_code == 201
-    listed = {
-        a["schedule_id"]: a
-        for a in client.get("/api/v1/approvals", params={"day": "2024-03-12"}, headers=h).json()
+def test_override_of_an_unknown_asset_is_refused_by_the_operator_module(client, web_store):
+    body = {
+        "kind": "out_of_service",
+        "subject": "chp9",
+        "valid_from": "2024-03-12T05:15:00Z",
+        "valid_to": "2024-03-12T06:15:00Z",
+        "reason": "x",
     }
-    assert listed[v2]["decision"] == "approve"
-    assert listed[v2]["decided_by"] == "operator"
-    assert listed[web_store.ids[0]]["decision"] is None
+    r = client.post("/api/v1/overrides", json=body, headers=bearer(web_store, "operator"))
+    assert r.status_code == 422
+    assert "unknown asset 'chp9'" in r.json()["detail"]
+
+
+def test_override_without_the_site_file_says_not_available(make_client, web_store):
+    client = make_client(site=None)
+    body = {
+        "kind": "pin",
+        "subject": "chp1.p_el_kw",
+        "value": 200,
+        "valid_from": "2024-03-12T05:15:00Z",
+        "valid_to": "2024-03-12T06:15:00Z",
+        "reason": "x",
+    }
+    r = client.post("/api/v1/overrides", json=body, headers=bearer(web_store, "operator"))
+    assert r.status_code == 409
+    assert "not available here yet" in r.json()["detail"]
+
+
+def test_approvals_go_through_review_mode(client, web_store):
+    h = bearer(web_store, "operator")
+    day_id = save_day_plan(client, web_store)
+    r = client.post(
+        f"/api/v1/approvals/{day_id}",
+        json={"decision": "approve", "reason": "ok", "day": "2024-03-12"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    listed = client.get("/api/v1/approvals", params={"day": "2024-03-12"}, headers=h).json()
+    assert [(a["schedule_id"], a["decision"], a["decided_by"]) for a in listed] == [
+        (day_id, "approve", "operator")
+    ]
+    # what the loop's review mode reads
+    from scheduler.review import decisions_for
+
+    (decision,) = decisions_for(db=client.app.state.ctx.db, day=date(2024, 3, 12), now=NOW)
+    assert (decision.schedule_id, decision.target) == (day_id, "review:2024-03-12")
+    # a 4-hour plan cannot be approved for a whole day
+    short = client.post(
+        f"/api/v1/approvals/{web_store.ids[1]}",
+        json={"decision": "approve", "reason": "ok", "day": "2024-03-12"},
+        headers=h,
+    )
+    assert short.status_code == 422
+    assert "does not cover" in short.json()["detail"]
 
 
 def test_release_is_what_the_loop_reads(client, web_store):
@@ -211,9 +253,25 @@ def test_release_is_what_the_loop_reads(client, web_store):
         ),
         ("get", "/api/v1/alarms", {"params": {"start": "0001-01-01T00:00Z"}}, 422),
         ("get", "/api/v1/plan-versions/999", {}, 404),
-        ("post", "/api/v1/approvals/999", {"json": {"decision": "approve", "reason": "x"}}, 404),
-        ("post", "/api/v1/approvals/1", {"json": {"decision": "maybe", "reason": "x"}}, 422),
-        ("post", "/api/v1/approvals/1", {"json": {"decision": "approve", "reason": ""}}, 422),
+        (
+            "post",
+            "/api/v1/approvals/999",
+            {"json": {"decision": "approve", "reason": "x", "day": "2024-03-12"}},
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/approvals/1",
+            {"json": {"decision": "maybe", "reason": "x", "day": "2024-03-12"}},
+            422,
+        ),
+        ("post", "/api/v1/approvals/1", {"json": {"decision": "approve", "reason": "x"}}, 422),
+        (
+            "post",
+            "/api/v1/approvals/1",
+            {"json": {"decision": "approve", "reason": "", "day": "2024-03-12"}},
+            422,
+        ),
         ("post", "/api/v1/alarms/999/acknowledge", {"json": {}}, 404),
         ("post", "/api/v1/alarms/0/acknowledge", {"json": {}}, 422),
         (
@@ -221,7 +279,8 @@ def test_release_is_what_the_loop_reads(client, web_store):
             "/api/v1/overrides",
             {
                 "json": {
-                    "target": "Chp 1",
+                    "kind": "pin",
+                    "subject": "Chp 1",
                     "value": 1,
                     "reason": "x",
                     "valid_from": "2024-03-12T05:15Z",
@@ -235,7 +294,8 @@ def test_release_is_what_the_loop_reads(client, web_store):
             "/api/v1/overrides",
             {
                 "json": {
-                    "target": "chp1.p_el_kw",
+                    "kind": "pin",
+                    "subject": "chp1.p_el_kw",
                     "value": 1,
                     "reason": "x",
                     "valid_from": "2024-03-12T06:15Z",
@@ -249,7 +309,8 @@ def test_release_is_what_the_loop_reads(client, web_store):
             "/api/v1/overrides",
             {
                 "json": {
-                    "target": "chp1.p_el_kw",
+                    "kind": "pin",
+                    "subject": "chp1.p_el_kw",
                     "value": 1,
                     "reason": "x",
                     "valid_from": "2024-03-12T05:15Z",
@@ -263,11 +324,40 @@ def test_release_is_what_the_loop_reads(client, web_store):
             "/api/v1/overrides",
             {
                 "json": {
-                    "target": "chp1.p_el_kw",
+                    "kind": "pin",
+                    "subject": "chp1.p_el_kw",
                     "value": 1,
                     "reason": "x",
                     "valid_from": "2024-03-12T05:15",
                     "valid_to": "2024-03-12T06:00",
+                }
+            },
+            422,
+        ),
+        (
+            "post",
+            "/api/v1/overrides",
+            {
+                "json": {
+                    "kind": "pin",
+                    "subject": "chp1.p_el_kw",
+                    "reason": "x",
+                    "valid_from": "2024-03-12T05:15Z",
+                    "valid_to": "2024-03-12T06:00Z",
+                }
+            },
+            422,
+        ),
+        (
+            "post",
+            "/api/v1/overrides",
+            {
+                "json": {
+                    "kind": "melt",
+                    "subject": "chp1",
+                    "reason": "x",
+                    "valid_from": "2024-03-12T05:15Z",
+                    "valid_to": "2024-03-12T06:00Z",
                 }
             },
             422,

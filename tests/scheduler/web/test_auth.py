@@ -7,20 +7,23 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from energiemodell.store import raise_alarm
 from energiemodell.store.tables import AlarmAckRecord, OperatorActionRecord, table_of
 from scheduler.web import ConfigError, WebSettings
 from scheduler.web.auth import disable_user
-from tests.scheduler.web.conftest import NOW, PASSWORD, bearer, login
+from tests.scheduler.web.conftest import NOW, PASSWORD, bearer, login, save_day_plan, save_override
 
 OVERRIDE = {
-    "target": "chp1.p_el_kw",
+    "kind": "pin",
+    "subject": "chp1.p_el_kw",
     "value": 200,
     "valid_from": "2024-03-12T05:15:00Z",
     "valid_to": "2024-03-12T06:15:00Z",
     "reason": "test",
 }
 FORM_OVERRIDE = {
-    "target": "chp1.p_el_kw",
+    "kind": "pin",
+    "subject": "chp1.p_el_kw",
     "value": "200",
     "valid_from": "2024-03-12T06:15",
     "valid_to": "2024-03-12T07:15",
@@ -28,20 +31,20 @@ FORM_OVERRIDE = {
 }
 
 
-def writes(store):
-    """(kind, path, payload) of every write endpoint; ids filled from the store."""
-    v2, alarm = store.ids[1], store.alarm_id
+def writes():
+    """(kind, path, payload) of every write endpoint; {override}, {alarm}, {plan} filled in."""
+    decision = {"reason": "x", "day": "2024-03-12"}
     return [
         ("json", "/api/v1/overrides", OVERRIDE),
         ("json", "/api/v1/overrides/{override}/end", {"reason": "x"}),
-        ("json", f"/api/v1/approvals/{v2}", {"decision": "approve", "reason": "x"}),
-        ("json", f"/api/v1/alarms/{alarm}/acknowledge", {"note": "x"}),
+        ("json", "/api/v1/approvals/{plan}", {"decision": "approve"} | decision),
+        ("json", "/api/v1/alarms/{alarm}/acknowledge", {"note": "x"}),
         ("json", "/api/v1/release", {"reason": "x", "confirm": True}),
         ("json", "/api/v1/resume", {"reason": "x", "confirm": True}),
         ("form", "/actions/overrides", FORM_OVERRIDE),
         ("form", "/actions/overrides/{override}/end", {"reason": "x"}),
-        ("form", f"/actions/approvals/{v2}", {"decision": "reject", "reason": "x"}),
-        ("form", f"/actions/alarms/{alarm}/acknowledge", {"note": "x"}),
+        ("form", "/actions/approvals/{plan}", {"decision": "reject"} | decision),
+        ("form", "/actions/alarms/{alarm}/acknowledge", {"note": "x"}),
         ("form", "/actions/release", {"reason": "x", "confirm": "on"}),
         ("form", "/actions/resume", {"reason": "x", "confirm": "on"}),
     ]
@@ -55,12 +58,6 @@ def _rows(db) -> int:
     return n
 
 
-def _override(client, store) -> int:
-    r = client.post("/api/v1/overrides", json=OVERRIDE, headers=bearer(store, "operator"))
-    assert r.status_code == 201
-    return int(r.json()["id"])
-
-
 def _send(client, kind, path, payload, **kw):
     if kind == "json":
         return client.post(path, json=payload, follow_redirects=False, **kw)
@@ -71,10 +68,19 @@ def test_every_write_needs_operator_rights(client, web_store):
     """Each write endpoint: anonymous and viewer are refused and write nothing; operator writes."""
     db = client.app.state.ctx.db
     clock = client.app.state.ctx.clock
+    plan = save_day_plan(client, web_store)
     checked = []
-    for kind, template, payload in writes(web_store):
+    for kind, template, payload in writes():
         clock.sleep_until(clock.now() + timedelta(seconds=1))  # a release ends older overrides
-        path = template.format(override=_override(client, web_store))
+        alarm = raise_alarm(
+            db=db,
+            ts=clock.now(),
+            source="test",
+            code="t",
+            severity="warning",
+            message="to acknowledge",
+        )
+        path = template.format(override=save_override(client), alarm=alarm, plan=plan)
         before = _rows(db)
         anonymous = _send(client, kind, path, payload)
         if kind == "json":

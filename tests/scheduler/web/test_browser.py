@@ -34,11 +34,13 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture
-def server(store_url: str) -> Iterator[str]:
+def server(store_url: str, web_store) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = WebSettings(db_url=store_url, secret_key=SECRET, cookie_secure=False)
+    settings = WebSettings(
+        db_url=store_url, secret_key=SECRET, cookie_secure=False, site=str(web_store.site_path)
+    )
     app = create_app(settings, clock=SimulatedClock(NOW))
     background = BackgroundServer(app, "127.0.0.1", port).start()
     yield background.url
@@ -82,8 +84,9 @@ def test_login_today_plots_override_and_audit(page, server):
 
     page.goto(f"{server}/overrides")
     form = page.locator("#override-form")
-    form.locator("input[name=target]").fill("chp1.p_el_kw")
-    form.locator("input[name=value]").fill("150")
+    form.locator("select[name=kind]").select_option("pin")
+    form.locator("input[name=subject]").fill("chp1.p_el_kw")
+    form.locator("input[name=value]").fill("250")
     form.locator("input[name=reason]").fill("browser test: boiler inspection")
     form.locator("button[type=submit]").click()
     page.wait_for_url(f"{server}/overrides")

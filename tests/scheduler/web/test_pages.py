@@ -12,7 +12,7 @@ import pytest
 
 from energiemodell.store import open_db, schedule_content
 from scheduler.web import WebSettings, create_app
-from tests.scheduler.web.conftest import NOW, SECRET, bearer, login
+from tests.scheduler.web.conftest import NOW, SECRET, bearer, login, save_day_plan
 
 
 def figures(html: str) -> dict[str, dict]:
@@ -105,11 +105,13 @@ def test_day_without_plans_and_bad_dates(client):
 
 def test_history_shows_read_planned_approved_written(client, web_store):
     h = bearer(web_store, "operator")
-    client.post(
-        f"/api/v1/approvals/{web_store.ids[1]}",
-        json={"decision": "approve", "reason": "looks right"},
+    day_id = save_day_plan(client, web_store)
+    r = client.post(
+        f"/api/v1/approvals/{day_id}",
+        json={"decision": "approve", "reason": "looks right", "day": "2024-03-12"},
         headers=h,
     )
+    assert r.status_code == 201
     r = client.get("/history", params={"at": "2024-03-12T06:15"}, headers=h)
     assert r.status_code == 200
     assert "chp1_ctrl.p_el_setpoint_kw" in r.text
