@@ -60,4 +60,9 @@ def serve(
             err=True,
         )
         raise typer.Exit(1)
-    serve_forever(create_app(settings), host=host, port=port)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        typer.echo(f"refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from None
+    serve_forever(app, host=host, port=port)

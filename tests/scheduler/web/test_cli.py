@@ -93,6 +93,14 @@ def test_serve_refuses_the_default_secret(store_url, monkeypatch):
     assert "default secret" in r.output
 
 
+def test_serve_refuses_a_bad_site(store_url, monkeypatch):
+    monkeypatch.setenv("ENERGIEMODELL_WEB_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("ENERGIEMODELL_WEB_SITE", "no_such_site")
+    r = runner.invoke(_serve_app(), ["--db", store_url])
+    assert r.exit_code == 2
+    assert "ENERGIEMODELL_WEB_SITE" in r.output
+
+
 def test_serve_refuses_an_unmigrated_store(tmp_path, monkeypatch):
     monkeypatch.setenv("ENERGIEMODELL_WEB_SECRET_KEY", "k" * 40)
     r = runner.invoke(_serve_app(), ["--db", f"sqlite:///{tmp_path / 'new.sqlite'}"])
