@@ -16,7 +16,9 @@ Per step of length ``dt`` (h), with every flow non-negative:
 - Heat: ``sum chp.q + boilers.q + store.discharge - store.charge + unserved.heat
   = demand.heat + absorption.q_in``; cooling likewise with chillers, absorption and the cold
   store. Stores are the hydraulic buffer: they take what production and demand leave over,
-  within their power and level limits; a remaining shortfall is ``unserved``, never hidden; a
+  within their power and level limits; what they cannot cover, running boilers and chillers
+  add (their setpoint is a floor: the plant keeps its supply temperature); a remaining
+  shortfall is ``unserved``, never hidden; a
   remaining surplus makes the units back off (boilers or chillers first, then CHPs or the
   absorption chiller; a CHP pushed below its minimum load trips), as their return-temperature
   protection does.
@@ -334,7 +336,28 @@ class Plant:
             out[f"{s.name}.discharge_kw"] = discharge
             out[f"{s.name}.level_kwh"] = s.level_kwh
         # Units back off to zero at most, so the stores' room always takes what is left.
-        return float(max(0.0, -net))
+        return float(max(0.0, self._top_up(producers, -net)))
+
+    @staticmethod
+    def _top_up(producers: list[Unit], deficit_kw: float) -> float:
+        """Cover a deficit the setpoints leave with boilers and chillers; return what remains.
+
+        A boiler house or chiller plant keeps its supply temperature under any control mode: an
+        external setpoint is the output it runs at, not a cap when the header cools down (a store
+        emptied earlier than planned, a demand above the forecast). Running groups extend up to
+        their capacity; a stopped group starts only for at least one unit's minimum load.
+        """
+        for u in producers:
+            if deficit_kw <= EPS:
+                break
+            if u.kind not in ("boiler", "chiller"):
+                continue
+            if not u.on and deficit_kw < u.min_kw - EPS:
+                continue
+            new = min(u.output_kw + deficit_kw, u.capacity_kw)
+            deficit_kw -= new - u.output_kw
+            u.set_output(new)
+        return deficit_kw
 
     def _electricity(
         self,
