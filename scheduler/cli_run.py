@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs; pyproject lists none
+from tqdm import tqdm
 
 from connectors.binding import build_devices
 from connectors.overrides import load_devices_file, site_devices_or_file, site_with_devices
@@ -28,6 +28,7 @@ from energiemodell.errors import SiteError
 from energiemodell.site import Site, load_site
 from energiemodell.store import StoreError, open_db, upgrade
 from energiemodell.timeseries import local_midnight_utc, parse_local_start
+from scheduler.alarms import bms_writer, delivery_from
 from scheduler.clock import SystemClock
 from scheduler.demo import (
     DEMO_HORIZON_H,
@@ -123,6 +124,23 @@ def run(
     clock = SystemClock()
     deps = build_deps(s, db=store, clock=clock, devices=dict(modbus), settings=settings)
     writes = deps.policy.mode is not Mode.SHADOW
+    alarms = delivery_from(
+        db=store,
+        site=s.name,
+        bms=bms_writer(deps.writers) if writes else None,
+        smtp_host=settings.alarm_smtp_host,
+        smtp_port=settings.alarm_smtp_port,
+        sender=settings.alarm_email_from,
+        recipients=settings.alarm_email_to,
+        webhook_url=settings.alarm_webhook_url,
+        min_severity=settings.alarm_min_severity,
+    )
+
+    def cycle() -> None:
+        report = run_cycle(deps, clock.now())
+        alarms.after_cycle(report.alarms, now=report.started_at, journal=deps.journal)
+        _report(report)
+
     typer.echo(
         f"energiemodell run: site {s.name}, {len(modbus)} devices, mode {deps.policy.mode}, "
         f"store {store!r}, horizon {deps.planner.n} intervals, lead {s.control.lead_time_s:g} s"
@@ -142,7 +160,7 @@ def run(
 
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     scheduler = start_jobs(
-        cycle=lambda: _report(run_cycle(deps, clock.now())),
+        cycle=cycle,
         heartbeat=beat if writes else None,
         period_s=60 * s.step_min,
         lead_s=s.control.lead_time_s,

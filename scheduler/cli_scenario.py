@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from tqdm import tqdm  # type: ignore[import-untyped]
+from tqdm import tqdm
 
 from energiemodell.errors import EnergiemodellError, SiteError
 from scenarios.executors import DaskExecutor, LocalExecutor
