@@ -13,12 +13,15 @@ import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from fastapi import FastAPI
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from connectors.binding import build_devices
@@ -29,7 +32,7 @@ from energiemodell.site import Site, load_site
 from energiemodell.store import StoreError, open_db, upgrade
 from energiemodell.timeseries import local_midnight_utc, parse_local_start
 from scheduler.alarms import bms_writer, delivery_from
-from scheduler.clock import SystemClock
+from scheduler.clock import SimulatedClock, SystemClock
 from scheduler.demo import (
     DEMO_HORIZON_H,
     DEMO_MIP_GAP_PU,
@@ -47,6 +50,7 @@ from scheduler.journal import Journal
 from scheduler.loop import CycleReport, run_cycle
 from scheduler.policy import Mode
 from scheduler.settings import Settings
+from scheduler.web import BackgroundServer, ConfigError, WebSettings, create_app, serve_forever
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +101,11 @@ def run(
     ] = None,
     devices: DevicesOpt = None,
     host: Annotated[
-        str | None, typer.Option(help="Dashboard address (reserved: no dashboard yet)")
+        str | None, typer.Option(help="Serve the dashboard on this address (default 127.0.0.1)")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Dashboard port (reserved)")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Serve the dashboard on this port (default: not served)")
+    ] = None,
 ) -> None:
     """Run the control loop: read, plan and (in auto mode) dispatch every interval until stopped.
 
@@ -121,6 +127,15 @@ def run(
         modbus = build_devices(s)
     except SiteError as exc:
         raise _fail_input(exc) from None
+    web = None
+    if host is not None or port is not None:
+        try:
+            web_settings = WebSettings(db_url=settings.db_url, site=site)
+            web_settings.check()
+            web = BackgroundServer(create_app(web_settings), settings.host, settings.port)
+        except (ConfigError, ValidationError) as exc:
+            msg = f"dashboard: {exc}"
+            raise _fail_input(msg) from None
     clock = SystemClock()
     deps = build_deps(s, db=store, clock=clock, devices=dict(modbus), settings=settings)
     writes = deps.policy.mode is not Mode.SHADOW
@@ -159,6 +174,9 @@ def run(
         clock.interrupt()
 
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if web is not None:
+        web.start()
+        typer.echo(f"dashboard: {web.url}/")
     scheduler = start_jobs(
         cycle=cycle,
         heartbeat=beat if writes else None,
@@ -171,6 +189,8 @@ def run(
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
+        if web is not None:
+            web.stop()
         for sig, handler in old.items():
             signal.signal(sig, handler)
         why = received[0] if received else "stop"
@@ -257,8 +277,14 @@ def demo(
         str, typer.Option(help="max, or a factor of real time (60: one simulated hour a minute)")
     ] = "max",
     serve: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Reserved for the dashboard (not yet)")
+        bool,
+        typer.Option(
+            "--serve/--no-serve", help="Serve the dashboard over the run's store after it"
+        ),
     ] = True,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Dashboard port on 127.0.0.1 (with --serve)")
+    ] = 8080,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default ./demo-runs/<timestamp>/, kept)")
     ] = None,
@@ -318,6 +344,26 @@ def demo(
     typer.echo(f"run directory: {out_dir} (store.sqlite, summary.json, cycles.csv)")
     if summary["missed_intervals"] or summary["unconfirmed_writes"]:
         raise typer.Exit(EXIT_FAILED)
+    if serve:
+        app = demo_app(out_dir, end.to_pydatetime())
+        typer.echo(
+            f"dashboard: http://127.0.0.1:{port}/ (read-only from this machine; "
+            "`energiemodell users create NAME --role operator --db sqlite:///"
+            f"{out_dir / 'store.sqlite'}` to act as an operator). Ctrl-C stops it."
+        )
+        serve_forever(app, "127.0.0.1", port)
+
+
+def demo_app(out_dir: Path, now: datetime) -> FastAPI:
+    """The dashboard over a demo run's store, its "now" the end of the simulated period."""
+    settings = WebSettings(
+        db_url=f"sqlite:///{(out_dir / 'store.sqlite').resolve()}",
+        demo=True,
+        cookie_secure=False,
+        readonly_networks=(ip_network("127.0.0.1/32"), ip_network("::1/128")),
+        site="reference_campus",
+    )
+    return create_app(settings, clock=SimulatedClock(now))
 
 
 def _speed(text: str) -> float | None:
@@ -356,7 +402,7 @@ def _demo_header(run: DemoRun, serve: bool) -> None:
         echo("forecast: energiemodell.forecast.PersistenceForecaster on the site's series")
     echo(f"store: {run.out_dir / 'store.sqlite'}")
     if serve:
-        echo("dashboard: not available yet (--serve is reserved for it)")
+        echo("dashboard: served over the store when the period has run (--no-serve: not)")
 
 
 def _demo_summary(

@@ -27,8 +27,8 @@ class Settings(BaseSettings):
     devices_file: Path | None = Field(
         default=None, description="YAML list of device bindings replacing the site's devices"
     )
-    host: str = Field(default="127.0.0.1", description="Dashboard bind address (reserved)")
-    port: int = Field(default=8080, ge=1, le=65535, description="Dashboard port (reserved)")
+    host: str = Field(default="127.0.0.1", description="Dashboard bind address (run --host)")
+    port: int = Field(default=8080, ge=1, le=65535, description="Dashboard port (run --port)")
     horizon_h: PositiveFloat | None = Field(
         default=None, description="Planning horizon (default: the site's control.horizon_h)"
     )

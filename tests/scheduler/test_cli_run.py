@@ -157,7 +157,9 @@ def test_demo_command_runs_the_last_two_hours_of_a_day(tmp_path: Path):
     app = typer.Typer()
     app.command()(demo)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["--start", "2024-03-12T22:00", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["--start", "2024-03-12T22:00", "--out", str(out), "--no-serve"]
+    )
     assert result.exit_code == 0, result.output
     assert "8 intervals" in result.output
     assert "0 missed, 0 unconfirmed writes" in result.output
@@ -168,3 +170,11 @@ def test_demo_command_runs_the_last_two_hours_of_a_day(tmp_path: Path):
     assert summary["loop"]["cost_eur"] > 0
     assert (out / "store.sqlite").exists()
     assert len((out / "cycles.csv").read_text(encoding="utf-8").splitlines()) == 9
+    # the dashboard the demo serves afterwards reads that store (run directory as "now")
+    from fastapi.testclient import TestClient
+
+    from scheduler.cli_run import demo_app
+
+    with TestClient(demo_app(out, datetime(2024, 3, 12, 23, 0, tzinfo=UTC))) as client:
+        health = client.get("/health")
+    assert health.status_code == 200, health.text
