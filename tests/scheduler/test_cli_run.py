@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,6 +110,9 @@ def test_release_needs_a_reason(served):
 def test_run_stops_on_sigterm_and_hands_back_to_local_control(served, tmp_path: Path):
     sim, devices = served
     url = f"sqlite:///{tmp_path / 'run.sqlite'}"
+    with socket.socket() as s:  # a free port for the dashboard served beside the loop
+        s.bind(("127.0.0.1", 0))
+        web_port = s.getsockname()[1]
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -118,8 +123,15 @@ def test_run_stops_on_sigterm_and_hands_back_to_local_control(served, tmp_path: 
             "auto",
             "--devices",
             str(devices),
+            "--port",
+            str(web_port),
         ],
-        env={"ENERGIEMODELL_DB_URL": url, "ENERGIEMODELL_HORIZON_H": "4", "PATH": "/usr/bin:/bin"},
+        env={
+            "ENERGIEMODELL_DB_URL": url,
+            "ENERGIEMODELL_HORIZON_H": "4",
+            "ENERGIEMODELL_WEB_SECRET_KEY": "x" * 40,
+            "PATH": "/usr/bin:/bin",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,6 +144,8 @@ def test_run_stops_on_sigterm_and_hands_back_to_local_control(served, tmp_path: 
             time.sleep(0.2)
         else:
             pytest.fail("the service never beat")
+        live = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/health/live", timeout=10)
+        assert live.status == 200
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
