@@ -30,7 +30,7 @@ from connectors.writer import SafeWriter
 from energiemodell.errors import SiteError
 from energiemodell.site import Site, load_site
 from energiemodell.store import StoreError, open_db, upgrade
-from energiemodell.timeseries import local_midnight_utc, parse_local_start
+from energiemodell.timeseries import load_forecast, local_midnight_utc, parse_local_start
 from scheduler.alarms import bms_writer, delivery_from
 from scheduler.clock import SimulatedClock, SystemClock
 from scheduler.demo import (
@@ -309,6 +309,10 @@ def demo(
     day = t0.tz_convert(site.timezone).date()
     end = local_midnight_utc(day + timedelta(days=days), site.timezone)
     n = int((end - t0) / pd.Timedelta(minutes=site.step_min))
+    try:
+        load_forecast(site, t0, n)  # the period must lie inside the reference data
+    except SiteError as exc:
+        raise _fail_input(exc) from None
     out_dir = out or Path("demo-runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     wall0 = time.monotonic()
     with DemoRun(site, t0, n, out_dir, forecast=forecast) as run:
