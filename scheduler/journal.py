@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.device import Reading
@@ -27,6 +28,8 @@ from energiemodell.store import (
     ReadingRow,
     StoreError,
     raise_alarm,
+    save_cycle,
+    save_forecast,
     save_operator_action,
     save_readings,
     save_schedule,
@@ -120,6 +123,36 @@ class Journal:
             )
 
         return ref, self._add(record)
+
+    def forecast(self, forecast: pd.DataFrame, *, issued_at: datetime, source: str) -> bool:
+        """Save the forecast a plan is made from, as issued (a copy: later edits do not count)."""
+        frame = forecast.astype("float64")  # a copy, in the store's value type
+        return self._add(
+            lambda: _ignore(
+                save_forecast(db=self.db, forecast=frame, issued_at=issued_at, source=source[:64])
+            )
+        )
+
+    def cycle(
+        self,
+        *,
+        started_at: datetime,
+        finished_at: datetime,
+        interval_start: datetime,
+        rung: str,
+        solve_s: float,
+    ) -> bool:
+        """Record a finished cycle: its duration, rung and solve time (``/metrics``)."""
+        return self._add(
+            lambda: save_cycle(
+                db=self.db,
+                started_at=started_at,
+                finished_at=finished_at,
+                interval_start=interval_start,
+                rung=rung,
+                solve_s=solve_s,
+            )
+        )
 
     def record_write(self, report: WriteReport) -> None:
         """:class:`~connectors.writer.WriteSink`: save one write against the current schedule."""

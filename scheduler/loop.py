@@ -163,35 +163,48 @@ def run_cycle(deps: CycleDeps, now: datetime) -> CycleReport:
     """
     at = target_interval(now, deps.site.step_min, deps.limits.lead_time_s)
     try:
-        return _run_cycle(deps, now, at)
+        report = _run_cycle(deps, now, at)
     except Exception as exc:  # the cycle boundary: record, release, carry on
-        logger.exception("cycle for %s failed", at.isoformat())
-        alarm = Alarm("cycle.error", "critical", f"the cycle failed: {type(exc).__name__}: {exc}")
-        writes: list[WriteReport] = []
-        if deps.policy.mode is not Mode.SHADOW:
-            deps.journal.schedule_ref = Ref()
-            try:
-                writes = _release(deps, f"release at interval {_tag(at)}: cycle.error")
-            except Exception:  # the cycle boundary: the devices' own watchdogs take over
-                logger.exception("release after a failed cycle failed too")
-        deps.journal.alarm(ts=now, code=alarm.code, severity=alarm.severity, message=alarm.message)
-        return CycleReport(
-            interval_start=at,
-            started_at=now,
-            finished_at=deps.clock.now(),
-            rung=Rung.RELEASE,
-            mode=deps.policy.mode,
-            written=False,
-            duplicate=False,
-            schedule_id=None,
-            origin=None,
-            mip_gap=None,
-            solve_s=0.0,
-            setpoints={},
-            writes=writes,
-            alarms=[alarm],
-            store_pending=deps.journal.pending,
-        )
+        report = _failed_cycle(deps, now, at, exc)
+    deps.journal.cycle(
+        started_at=report.started_at,
+        finished_at=report.finished_at,
+        interval_start=at,
+        rung=str(report.rung),
+        solve_s=report.solve_s,
+    )
+    return report
+
+
+def _failed_cycle(deps: CycleDeps, now: datetime, at: datetime, exc: Exception) -> CycleReport:
+    """Release every device after a cycle failed outside the ladder's steps; alarm."""
+    logger.exception("cycle for %s failed", at.isoformat())
+    alarm = Alarm("cycle.error", "critical", f"the cycle failed: {type(exc).__name__}: {exc}")
+    writes: list[WriteReport] = []
+    if deps.policy.mode is not Mode.SHADOW:
+        deps.journal.schedule_ref = Ref()
+        try:
+            writes = _release(deps, f"release at interval {_tag(at)}: cycle.error")
+        except Exception:  # the cycle boundary: the devices' own watchdogs take over
+            logger.exception("release after a failed cycle failed too")
+    deps.journal.alarm(ts=now, code=alarm.code, severity=alarm.severity, message=alarm.message)
+    return CycleReport(
+        interval_start=at,
+        started_at=now,
+        finished_at=deps.clock.now(),
+        rung=Rung.RELEASE,
+        mode=deps.policy.mode,
+        written=False,
+        duplicate=False,
+        schedule_id=None,
+        origin=None,
+        mip_gap=None,
+        solve_s=0.0,
+        setpoints={},
+        writes=writes,
+        alarms=[alarm],
+        store_pending=deps.journal.pending,
+    )
 
 
 def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
@@ -224,7 +237,7 @@ def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
     if gate:
         choice = Choice(Rung.RELEASE, None, gate)
     else:
-        choice, solve_s = _plan(deps, at, estimate)
+        choice, solve_s = _plan(deps, now, at, estimate)
     alarms += choice.alarms
     writes: list[WriteReport] = []
     written = duplicate = False
@@ -276,7 +289,7 @@ def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
     )
 
 
-def _plan(deps: CycleDeps, at: datetime, estimate: Estimate) -> tuple[Choice, float]:
+def _plan(deps: CycleDeps, now: datetime, at: datetime, estimate: Estimate) -> tuple[Choice, float]:
     """Forecast, plan and walk the ladder; every failure becomes an alarm, never an exception."""
     site, rt, n = deps.site, deps.runtime, deps.planner.n
     forecast: pd.DataFrame | None = None
@@ -286,6 +299,7 @@ def _plan(deps: CycleDeps, at: datetime, estimate: Estimate) -> tuple[Choice, fl
     state = deps.policy.plan_state(estimate.state, now=at)  # operator overrides enter the plan
     try:
         forecast = deps.forecaster.forecast(at, n)
+        deps.journal.forecast(forecast, issued_at=now, source=deps.forecaster.name)
         schedule = deps.planner.plan(forecast, state)
         schedule.created_at = deps.clock.now()  # the loop's time (simulated in simulations)
         solve_s = schedule.timings.get("solve_s", 0.0)

@@ -5,6 +5,7 @@ migrate the schema with :func:`upgrade`, then pass the handle as ``db=`` to the 
 below. See ``docs/store.md`` for the schema, retention and backups.
 """
 
+from energiemodell.store.cycles import CycleInfo, latest_cycle, save_cycle
 from energiemodell.store.db import (
     DB_URL_ENV,
     DEFAULT_DB_URL,
@@ -32,7 +33,12 @@ from energiemodell.store.events import (
     writes_between,
 )
 from energiemodell.store.export import SERIES_COLUMNS, export_table, series_column
-from energiemodell.store.forecasts import StoredForecast, forecasts_issued, save_forecast
+from energiemodell.store.forecasts import (
+    StoredForecast,
+    forecast_vs_actual,
+    forecasts_issued,
+    save_forecast,
+)
 from energiemodell.store.readings import (
     PurgeReport,
     ReadingRow,
@@ -70,6 +76,7 @@ __all__ = [
     "SERIES_COLUMNS",
     "AlarmInfo",
     "AuditEvent",
+    "CycleInfo",
     "Database",
     "PlanVsActual",
     "PurgeReport",
@@ -88,9 +95,11 @@ __all__ = [
     "audit_trail",
     "current_revision",
     "export_table",
+    "forecast_vs_actual",
     "forecasts_issued",
     "head_revision",
     "kwkg_hours_used",
+    "latest_cycle",
     "latest_schedule",
     "latest_schedule_info",
     "local_day_bounds",
@@ -103,6 +112,7 @@ __all__ = [
     "raise_alarm",
     "readings_between",
     "resolve_url",
+    "save_cycle",
     "save_forecast",
     "save_operator_action",
     "save_readings",

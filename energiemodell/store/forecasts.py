@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Table, insert, select
 
 from energiemodell.store import codec
 from energiemodell.store.db import Database
+from energiemodell.store.readings import aggregates_wide
 from energiemodell.store.schedules import frame_span
 from energiemodell.store.tables import ForecastRecord, table_of
 
@@ -66,3 +67,42 @@ def forecasts_issued(*, db: Database, start: datetime, end: datetime) -> list[St
             )
             for r in conn.execute(stmt)
         ]
+
+
+def forecast_vs_actual(
+    *,
+    db: Database,
+    start: datetime,
+    end: datetime,
+    lookback: timedelta = timedelta(days=2),
+) -> dict[str, pd.DataFrame]:
+    """Forecast against measurement per quantity over ``[start, end)``.
+
+    For each interval the forecast is the newest one issued at or before the interval's start
+    (issued within ``lookback`` before ``start``, or inside the period); the actual is the mean
+    of the store's 15-minute aggregates over the forecast's interval. Only quantities that are
+    both forecast and measured appear; each frame (columns ``forecast``, ``actual``; UTC
+    index) holds the intervals with both values.
+    """
+    newest: pd.DataFrame | None = None
+    for f in forecasts_issued(db=db, start=start - lookback, end=end):
+        frame = f.frame[(f.frame.index >= max(pd.Timestamp(start), pd.Timestamp(f.issued_at)))]
+        frame = frame[frame.index < pd.Timestamp(end)]
+        newest = frame if newest is None else frame.combine_first(newest)
+    if newest is None or newest.empty:
+        return {}
+    measured = aggregates_wide(db=db, start=start, end=end, quantities=list(newest.columns))
+    if measured.empty:
+        return {}
+    index = newest.index
+    if len(index) > 1:
+        step = (index[1:] - index[:-1]).min()
+        measured = measured.resample(step, origin="epoch").mean()
+    result = {}
+    for quantity in sorted(set(newest.columns) & set(measured.columns)):
+        both = pd.DataFrame(
+            {"forecast": newest[quantity], "actual": measured[quantity].reindex(index)}
+        ).dropna()
+        if not both.empty:
+            result[quantity] = both
+    return result

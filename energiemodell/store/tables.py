@@ -312,4 +312,19 @@ class MaintenanceRecord(SQLModel, table=True):
     details: dict[str, Any] = Field(sa_type=JSON)
 
 
+class CycleRecord(SQLModel, table=True):
+    """One control cycle: when it ran, how long, which rung, the solve time (revision 0005)."""
+
+    __tablename__: ClassVar[str] = "control_cycles"
+    __table_args__ = (Index(None, "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    started_at: datetime = Field(sa_type=UtcDateTime, description="The cycle's start (UTC)")
+    finished_at: datetime = Field(sa_type=UtcDateTime)
+    interval_start: datetime = Field(sa_type=UtcDateTime, description="The interval it served")
+    duration_s: float = Field(description="finished_at - started_at on the loop's clock")
+    rung: str = Field(max_length=16, description="fresh, time_limited, last_valid, ...")
+    solve_s: float = Field(description="Solver time of the cycle's plan (0 without a solve)")
+
+
 metadata: MetaData = SQLModel.metadata

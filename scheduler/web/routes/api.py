@@ -18,6 +18,7 @@ from energiemodell.store import (
     aggregates_between,
     alarms_between,
     audit_trail,
+    forecast_vs_actual,
     local_day_bounds,
     peak_import_so_far,
     plan_vs_actual,
@@ -191,6 +192,34 @@ def readings(
         }
         for r in frame.to_dict("records")
     ]
+
+
+@router.get("/forecast-error")
+def forecast_error(
+    ctx: Ctx,
+    _: Viewer,
+    start: Annotated[AwareDatetime, Query(alias="from", description="ISO time with offset")],
+    end: Annotated[AwareDatetime, Query(alias="to", description="Exclusive end, with offset")],
+) -> dict[str, Any]:
+    """Forecast as issued against measurement per quantity, at most 31 days.
+
+    Per quantity both forecast and measured: the mean absolute error and the bias (mean of
+    forecast minus actual) over the intervals with both values, and the two series.
+    """
+    _span(start, end, MAX_READ_SPAN)
+    pairs = forecast_vs_actual(db=ctx.db, start=start, end=end)
+    quantities: dict[str, Any] = {}
+    for quantity, both in pairs.items():
+        error = both["forecast"] - both["actual"]
+        quantities[quantity] = {
+            "mae": float(error.abs().mean()),
+            "bias": float(error.mean()),
+            "n": len(both),
+            "index": [ts.isoformat() for ts in both.index],
+            "forecast": [float(v) for v in both["forecast"]],
+            "actual": [float(v) for v in both["actual"]],
+        }
+    return {"from": start, "to": end, "quantities": quantities}
 
 
 @router.get("/kpis")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from energiemodell.store import (
     current_revision,
     head_revision,
+    latest_cycle,
     latest_schedule_info,
     readings_between,
     schedule_content,
@@ -151,6 +152,12 @@ def metrics(ctx: Ctx, _: Viewer) -> Response:
     else:
         for g in (solve, gap, age):
             g.set(math.nan)
+    cycle = latest_cycle(db=db, before=now)
+    duration = gauge(
+        "energiemodell_cycle_duration_seconds",
+        "Duration of the newest control cycle on the loop's clock (with the wait for the interval)",
+    )
+    duration.set(math.nan if cycle is None else cycle.duration_s)
     day_writes = writes_between(db=db, start=now - timedelta(days=1), end=now)
     confirmed = [w for w in day_writes if w.result in WRITE_OK and w.reason.startswith("interval ")]
     dispatch_age = gauge(
