@@ -31,6 +31,7 @@ from energiemodell.timeseries import (
 from energiemodell.validate import check_site
 from scheduler.cli_db import db_app
 from scheduler.cli_devices import devices_app
+from scheduler.cli_import import import_app
 from scheduler.cli_operator import alarms_app, approve, override_app, reject
 from scheduler.cli_run import demo, release, run
 from scheduler.cli_scenario import scenario_app
@@ -49,6 +50,7 @@ app = typer.Typer(
 )
 app.add_typer(devices_app, name="devices")
 app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
 app.add_typer(scenario_app, name="scenario")
 app.command()(simulate)
 app.command()(run)

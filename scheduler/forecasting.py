@@ -10,19 +10,24 @@ them. The forecaster cuts the history itself at what was known at ``now``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import pandas as pd
 
-from energiemodell.forecast import Forecaster, PersistenceForecaster
+from energiemodell.forecast import DAY_AHEAD_COLUMN, Forecaster, PersistenceForecaster
 from energiemodell.site import Site
-from energiemodell.store import Database, aggregates_wide
+from energiemodell.store import Database, aggregates_wide, forecasts_issued
 from energiemodell.timeseries import load_forecast, series_coverage
 from scheduler.journal import STORE_ERRORS
 
 HISTORY_DAYS = 8
 """Days of history handed to the forecaster (persistence looks one week back)."""
+IMPORTED_PRICES = "import:prices"
+"""Source of the price series loaded with ``energiemodell import prices`` (table forecasts)."""
+IMPORTED_WEATHER = "import:weather"
+"""Source of the weather series loaded with ``energiemodell import weather``."""
+_EVER = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 
 
 class ForecastSource(Protocol):
@@ -61,7 +66,7 @@ class HistoryForecast:
             history = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"))
         else:
             history = load_forecast(self.site, start, steps)
-        return self._measured(history, at)
+        return self._imported_prices(self._measured(history, at), at, n)
 
     def _measured(self, history: pd.DataFrame, at: datetime) -> pd.DataFrame:
         if self.db is None:
@@ -80,9 +85,50 @@ class HistoryForecast:
             merged.loc[measured.index, c] = measured[c]
         return merged
 
+    def _imported_prices(self, history: pd.DataFrame, at: datetime, n: int) -> pd.DataFrame:
+        """Imported day-ahead prices for the horizon's intervals the site's series do not cover.
+
+        Only intervals from ``at`` on are added (the past rows stay the site's and the
+        store's); the newest import wins; the forecaster still uses a price only once it is
+        published.
+        """
+        if self.db is None:
+            return history
+        try:
+            imports = forecasts_issued(
+                db=self.db, start=_EVER[0], end=_EVER[1], source=IMPORTED_PRICES
+            )
+        except STORE_ERRORS:
+            return history
+        step = pd.Timedelta(minutes=self.site.step_min)
+        horizon = pd.date_range(pd.Timestamp(at), periods=n, freq=step)
+        prices = pd.Series(float("nan"), index=horizon)
+        for f in imports:  # oldest first: a newer import overwrites
+            on_grid = _on_grid(f.frame[DAY_AHEAD_COLUMN], step).reindex(horizon)
+            prices = on_grid.combine_first(prices)
+        if DAY_AHEAD_COLUMN in history.columns:
+            own = history[DAY_AHEAD_COLUMN].reindex(horizon)
+            prices = prices[own.isna().to_numpy()]
+        prices = prices.dropna()
+        if prices.empty:
+            return history
+        merged = history.reindex(history.index.union(prices.index))
+        merged.loc[prices.index, DAY_AHEAD_COLUMN] = prices
+        return merged
+
     def forecast(self, at: datetime, n: int) -> pd.DataFrame:
         """The forecaster's Forecast from the history known at ``at``."""
         return self.forecaster.forecast(self.site, self.history(at, n), pd.Timestamp(at), n)
+
+
+def _on_grid(series: pd.Series, step: pd.Timedelta) -> pd.Series:
+    """A price series on the site step: each value holds over its own interval."""
+    index = series.index
+    native = index[1] - index[0] if len(index) > 1 else step
+    if native < step:
+        return series.resample(step, origin="epoch").mean()
+    grid = pd.date_range(index[0], index[-1] + native, freq=step, inclusive="left")
+    return series.reindex(grid, method="ffill")
 
 
 @dataclass

@@ -32,9 +32,9 @@ COMMANDS = commands(typer.main.get_command(app))
 
 
 def section(name: str) -> str:
-    """The documentation of one command: from its heading to the next heading of any level."""
+    """The documentation of one command: from its heading to the next heading or the end."""
     match = re.search(
-        rf"^#+ `energiemodell {re.escape(name)}[ `][^\n]*\n(.*?)(?=^#)", DOC, re.M | re.S
+        rf"^#+ `energiemodell {re.escape(name)}[ `][^\n]*\n(.*?)(?=^#|\Z)", DOC, re.M | re.S
     )
     assert match, f"docs/cli.md has no heading for `energiemodell {name}`"
     return match.group(0)
@@ -62,9 +62,11 @@ def test_foundation_commands_document_their_exit_codes(name):
 
 
 def test_planned_commands_are_not_registered_yet():
+    """A "Planned" section, when the docs have one, names no command that exists."""
+    if "## Planned, not yet available" not in DOC:
+        return  # every planned command exists: the section was removed
     planned = DOC.split("## Planned, not yet available", 1)[1]
     names = set(re.findall(r"`energiemodell ([a-z]+)", planned))
-    assert names, names  # the table was parsed
     top_level = {name.split()[0] for name in COMMANDS}
     assert not names & top_level, (
         f"{sorted(names & top_level)} now exist: document them and remove them from 'Planned'"

@@ -51,12 +51,15 @@ def save_forecast(*, db: Database, forecast: pd.DataFrame, issued_at: datetime, 
     return new_id
 
 
-def forecasts_issued(*, db: Database, start: datetime, end: datetime) -> list[StoredForecast]:
-    """Forecasts issued with ``start <= issued_at < end``, oldest first."""
+def forecasts_issued(
+    *, db: Database, start: datetime, end: datetime, source: str | None = None
+) -> list[StoredForecast]:
+    """Forecasts issued with ``start <= issued_at < end`` (of one ``source``), oldest first."""
     f = forecasts_t
-    stmt = (
-        select(f).where(f.c.issued_at >= start, f.c.issued_at < end).order_by(f.c.issued_at, f.c.id)
-    )
+    stmt = select(f).where(f.c.issued_at >= start, f.c.issued_at < end)
+    if source is not None:
+        stmt = stmt.where(f.c.source == source)
+    stmt = stmt.order_by(f.c.issued_at, f.c.id)
     with db.read() as conn:
         return [
             StoredForecast(
