@@ -5,12 +5,14 @@ The tiny site's loop runs real cycles (HiGHS, SQLite); the dashboard reads the s
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from energiemodell.store import (
     Database,
@@ -123,3 +125,31 @@ def test_cycle_duration_is_stored_and_in_metrics(rig, db, api):
         x for x in text.splitlines() if x.startswith("energiemodell_cycle_duration_seconds ")
     ]
     assert float(line.split()[1]) == pytest.approx(duration)
+
+
+def test_forecast_and_cycle_records_wait_out_a_store_outage(rig, db, tmp_path):
+    @event.listens_for(db.engine, "connect")
+    def _short_busy_timeout(dbapi_conn, _record):
+        dbapi_conn.execute("PRAGMA busy_timeout = 50")
+
+    db.engine.dispose()
+    r = rig()
+    drive(r.deps, r.clock, intervals=1)
+    lock = sqlite3.connect(tmp_path / "store.sqlite", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        (hit,) = drive(r.deps, r.clock, intervals=1)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert hit.store_pending > 0
+    (after,) = drive(r.deps, r.clock, intervals=1)
+    assert after.store_pending == 0
+    issued = [
+        f.issued_at for f in forecasts_issued(db=db, start=START - LEAD, end=START + 3 * STEP)
+    ]
+    assert hit.started_at in issued  # saved with its own issue time once the store answered
+    assert len(issued) == 3
+    during = latest_cycle(db=db, before=after.started_at)
+    assert during is not None
+    assert during.started_at == hit.started_at
