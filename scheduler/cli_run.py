@@ -34,6 +34,7 @@ from energiemodell.timeseries import load_forecast, local_midnight_utc, parse_lo
 from scheduler.alarms import bms_writer, delivery_from
 from scheduler.clock import SimulatedClock, SystemClock
 from scheduler.demo import (
+    DEMO_FORECASTS,
     DEMO_HORIZON_H,
     DEMO_MIP_GAP_PU,
     DemoRun,
@@ -292,14 +293,15 @@ def demo(
         str,
         typer.Option(
             help="series: the site's series, which the simulator plays back (a perfect forecast); "
+            "profile: energiemodell.forecast.ProfileForecaster; "
             "persistence: energiemodell.forecast.PersistenceForecaster"
         ),
     ] = "series",
 ) -> None:
     """Run the reference campus for a day: simulator over Modbus TCP, control loop in auto mode."""
     factor = _speed(speed)
-    if forecast not in ("series", "persistence"):
-        msg = f"--forecast: {forecast!r} is not series or persistence"
+    if forecast not in DEMO_FORECASTS:
+        msg = f"--forecast: {forecast!r} is not {', '.join(DEMO_FORECASTS)}"
         raise _fail_input(msg)
     site = load_site("reference_campus")
     try:
@@ -400,10 +402,11 @@ def _demo_header(run: DemoRun, serve: bool) -> None:
     if run.forecast == "series":
         echo(
             "forecast: the site's own series, which the simulator plays back: a perfect forecast "
-            "(--forecast persistence for energiemodell.forecast.PersistenceForecaster)"
+            "(--forecast profile|persistence for energiemodell.forecast's forecasters)"
         )
     else:
-        echo("forecast: energiemodell.forecast.PersistenceForecaster on the site's series")
+        name = DEMO_FORECASTS[run.forecast]
+        echo(f"forecast: energiemodell.forecast.{name} on the site's series")
     echo(f"store: {run.out_dir / 'store.sqlite'}")
     if serve:
         echo("dashboard: served over the store when the period has run (--no-serve: not)")

@@ -31,6 +31,7 @@ from connectors.modbus_server import ModbusSimServer
 from connectors.overrides import apply_device_overrides, simulator_overrides, site_devices_or_file
 from connectors.simulator import PlantSimulator, StepRecord
 from energiemodell.assets.chp import Chp
+from energiemodell.forecast import PersistenceForecaster
 from energiemodell.heat_led import heat_led_dispatch
 from energiemodell.model.planner import Planner
 from energiemodell.model.schedule import Schedule
@@ -47,6 +48,12 @@ from scheduler.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+DEMO_FORECASTS: dict[str, str] = {
+    "series": "the site's own series",
+    "profile": "ProfileForecaster",
+    "persistence": "PersistenceForecaster",
+}
+"""The demo's forecast choices: the site's series (a perfect forecast), or a forecaster by name."""
 DEMO_HORIZON_H = 8.0
 """The demo plans 8 h ahead (the site plans 48 h) so that a simulated day runs in minutes."""
 DEMO_MIP_GAP_PU = 0.01
@@ -191,9 +198,11 @@ class DemoRun:
         self.db = open_db(f"sqlite:///{self.out_dir / 'store.sqlite'}")
         upgrade(db=self.db)
         settings = Settings(mode="auto", horizon_h=self.horizon_h, heartbeat_s=2.0)
-        forecaster: ForecastSource = (
-            SeriesForecast(site) if self.forecast == "series" else HistoryForecast(site, self.db)
-        )
+        forecaster: ForecastSource = SeriesForecast(site)
+        if self.forecast == "profile":
+            forecaster = HistoryForecast(site, self.db)
+        elif self.forecast == "persistence":
+            forecaster = HistoryForecast(site, self.db, PersistenceForecaster(), "persistence")
         self.deps = build_deps(
             site,
             db=self.db,

@@ -5,6 +5,11 @@ loop needs only ``forecast(at, n)``. The history is the site's own series (the p
 and, where the site has them, its demand series), overlaid with the demands measured on site:
 the store's 15-minute aggregates of ``demand.<carrier>_kw`` quantities where devices measure
 them. The forecaster cuts the history itself at what was known at ``now``.
+
+The default forecaster is :class:`~energiemodell.forecast.ProfileForecaster`. The history
+reaches ``n`` intervals past ``now`` where the site's series do, and the profile forecaster
+reads the weather columns there (``weather.temp_c``, ``weather.ghi_w_m2``) as the weather
+forecast: for the reference campus that is the series' own weather, a perfect weather forecast.
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ from typing import Protocol
 
 import pandas as pd
 
-from energiemodell.forecast import DAY_AHEAD_COLUMN, Forecaster, PersistenceForecaster
+from energiemodell.forecast import DAY_AHEAD_COLUMN, Forecaster, ProfileForecaster
 from energiemodell.site import Site
 from energiemodell.store import Database, aggregates_wide, forecasts_issued
 from energiemodell.timeseries import load_forecast, series_coverage
 from scheduler.journal import STORE_ERRORS
 
-HISTORY_DAYS = 8
-"""Days of history handed to the forecaster (persistence looks one week back)."""
+HISTORY_DAYS = 35
+"""Days of history handed to the forecaster (the profile forecaster averages the last four
+Sundays and holidays and fits its temperature slope on four weeks; persistence needs one)."""
 IMPORTED_PRICES = "import:prices"
 """Source of the price series loaded with ``energiemodell import prices`` (table forecasts)."""
 IMPORTED_WEATHER = "import:weather"
@@ -49,8 +55,8 @@ class HistoryForecast:
 
     site: Site
     db: Database | None = None
-    forecaster: Forecaster = field(default_factory=PersistenceForecaster)
-    name: str = "persistence"
+    forecaster: Forecaster = field(default_factory=ProfileForecaster)
+    name: str = "profile"
 
     def history(self, at: datetime, n: int) -> pd.DataFrame:
         """The site's series around ``at`` (as far as they reach), measured demands on top."""
