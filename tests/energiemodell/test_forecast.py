@@ -16,6 +16,7 @@ from energiemodell.solar import clear_sky_ghi
 from energiemodell.timeseries import load_forecast
 
 TZ = "Europe/Berlin"
+WEEK = pd.Timedelta(days=7)
 
 
 @pytest.mark.parametrize(
@@ -220,3 +221,22 @@ def test_temperature_correction_has_the_right_sign(
         assert colder > warmer + 50
     else:
         assert warmer > colder + 10
+
+
+def test_profile_price_guesses_are_level_adjusted(
+    reference_site: Site, winter: pd.DataFrame
+) -> None:
+    now = pd.Timestamp("2024-02-05T12:00Z")  # 13:00 local: 6 Feb published, later hours not
+    fc = ProfileForecaster().forecast(reference_site, winter, now, 192)
+    prices = winter["price.day_ahead_eur_per_mwh"]
+    known_until = pd.Timestamp("2024-02-06T23:00Z")
+    last_day = prices[
+        (prices.index >= known_until - pd.Timedelta(days=1)) & (prices.index < known_until)
+    ]
+    shift = float(np.mean(last_day.to_numpy() - prices.reindex(last_day.index - WEEK).to_numpy()))
+    guessed = fc["price.is_forecast"].to_numpy()
+    assert guessed.any()
+    assert not guessed[fc.index < known_until].any()
+    week_ago = prices.reindex(fc.index[guessed] - WEEK).to_numpy()
+    np.testing.assert_allclose(fc["price.day_ahead_eur_per_mwh"][guessed], week_ago + shift)
+    assert abs(shift) > 1  # the adjustment is not trivially zero on these days
