@@ -34,12 +34,16 @@ from energiemodell.store.events import (
 )
 from energiemodell.store.export import SERIES_COLUMNS, export_table, series_column
 from energiemodell.store.forecasts import (
+    DEFAULT_FORECAST_RETENTION,
+    ForecastPurgeReport,
     StoredForecast,
     forecast_vs_actual,
     forecasts_issued,
+    purge_forecasts,
     save_forecast,
 )
 from energiemodell.store.readings import (
+    DEFAULT_RETENTION,
     PurgeReport,
     ReadingRow,
     aggregate_readings,
@@ -73,11 +77,14 @@ from energiemodell.store.state import (
 __all__ = [
     "DB_URL_ENV",
     "DEFAULT_DB_URL",
+    "DEFAULT_FORECAST_RETENTION",
+    "DEFAULT_RETENTION",
     "SERIES_COLUMNS",
     "AlarmInfo",
     "AuditEvent",
     "CycleInfo",
     "Database",
+    "ForecastPurgeReport",
     "PlanVsActual",
     "PurgeReport",
     "ReadingRow",
@@ -108,6 +115,7 @@ __all__ = [
     "peak_import_so_far",
     "plan_vs_actual",
     "plant_state",
+    "purge_forecasts",
     "purge_readings",
     "raise_alarm",
     "readings_between",
