@@ -22,14 +22,19 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from connectors.registers import DataType, Role, Value
 from connectors.sim_devices import PlantDevice
+from energiemodell.errors import Problem
+
+if TYPE_CHECKING:
+    from energiemodell.site import Site
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +128,13 @@ class RemoteControl:
         v = dev.value(where[1])
         return None if v is None else float(v)
 
+    def valid(self, dev: PlantDevice, point: str) -> float | None:
+        """A point's value while its device is remote and the point fresh, else ``None``."""
+        if not (self.remote(self.authority(dev)) and self.fresh(dev, point)):
+            return None
+        v = dev.value(point)
+        return None if v is None else float(v)
+
     def cap_pu(self, asset: str) -> float:
         """The share of the unit's capacity its permissives allow (1 while local)."""
         cap = 1.0
@@ -190,3 +202,85 @@ class RemoteControl:
             ages = [(self.now() - link.written_at[p]).total_seconds() for p in written]
             out["setpoint_age_s"] = min(int(min(ages, default=65535)), 65535)
         return out
+
+
+SIGNED_POINTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("bms_gateway", "tes_charge_kw_set"): ("thermal_storage", "charge_kw"),
+    ("bms_gateway", "battery_p_kw_set"): ("battery", "discharge_kw"),
+}
+"""Signed setpoint points -> (the asset type they steer, the direction of positive values)."""
+
+STORE_COLUMNS = {"charge_kw": 1.0, "discharge_kw": -1.0}
+"""A store's setpoint columns and the sign of their value in its net charge."""
+
+
+def bind_setpoints(
+    site: Site, devices: Mapping[str, PlantDevice], followed: set[str]
+) -> tuple[dict[str, tuple[str, str]], list[Problem]]:
+    """Schedule column -> (device, point) for every setpoint the plant follows.
+
+    ``followed`` are the columns the plant has a meaning for (units' outputs, stores' charge
+    and discharge, heat dumps' heat). Other columns are held by the device and logged. A signed
+    point bound against its sign (``tes_charge_kw_set`` to a ``discharge_kw`` column) or to an
+    asset of another type is a problem.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    problems: list[Problem] = []
+    types = {a.name: a.type for a in site.assets}
+    for dev in devices.values():
+        for column, point in dev.binding.setpoints.items():
+            where = f"devices.{dev.name}.setpoints.{column}"
+            asset, _, quantity = column.partition(".")
+            signed = SIGNED_POINTS.get((dev.rmap.model, point))
+            if signed is not None and (types.get(asset), quantity) != signed:
+                msg = f"{point} steers a {signed[0]}; positive values are its {signed[1]}"
+                hint = f"bind it to <{signed[0]}>.{signed[1]}"
+                problems.append(Problem(site.source, where, msg, hint))
+            elif column in followed:
+                out[column] = (dev.name, point)
+            else:
+                logger.warning("%s: the simulator does not follow setpoint %s", dev.name, column)
+    return out, problems
+
+
+def store_setpoints(control: RemoteControl, stores: Iterable[str]) -> dict[str, float]:
+    """The valid net-charge setpoint (kW, positive: charge) of each steered store."""
+    out: dict[str, float] = {}
+    for s in stores:
+        for quantity, sign in STORE_COLUMNS.items():
+            v = control.setpoint(f"{s}.{quantity}")
+            if v is not None:
+                out[s] = out.get(s, 0.0) + sign * v
+    return out
+
+
+def sunspec_window(
+    control: RemoteControl, dev: PlantDevice, charge_max_kw: float, discharge_max_kw: float
+) -> tuple[float, float]:
+    """The net-charge window (kW) a SunSpec storage inverter's model 124 controls allow.
+
+    With ``StorCtl_Mod`` bit 0 (charge) the charge rate is limited to ``InWRte`` % of
+    ``WChaMax``; with bit 1 (discharge) the discharge rate to ``OutWRte`` % of the discharge
+    maximum; a negative rate forces the other direction (``OutWRte = -50`` with both bits: charge
+    at least at 50 %). A rate older than ``InOutWRte_RvrtTms`` (once written, else the map's
+    ``revert_s``) no longer limits: the rates are the inverter's own watchdog.
+    """
+    mode = int(dev.value("stor_ctl_mod") or 0)
+    link = control.links[dev.name]
+    tms = link.written_at.get("in_out_w_rte_rvrt_tms")
+    revert = float(dev.value("in_out_w_rte_rvrt_tms") or 0.0) if tms is not None else None
+
+    def rate(point: str) -> float | None:
+        at = link.written_at.get(point)
+        limit = revert if revert is not None else dev.rmap.points[point].revert_s
+        if at is None or (limit is not None and (control.now() - at).total_seconds() > limit):
+            return None
+        return float(dev.value(point) or 0.0) / 100.0
+
+    lo, hi = -math.inf, math.inf
+    inw, outw = rate("in_w_rte"), rate("out_w_rte")
+    if mode & 1 and inw is not None:
+        hi = inw * charge_max_kw
+    if mode & 2 and outw is not None:
+        lo = -outw * discharge_max_kw
+    return lo, hi

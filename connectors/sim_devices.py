@@ -128,11 +128,20 @@ class PlantDevice:
 
     # --- values ---------------------------------------------------------------------------------
 
+    def _sf_raw(self, name: str) -> int | None:
+        """The raw exponent of the point's scale factor (SunSpec ``*_SF``), ``None`` without."""
+        sf = self.rmap.points[name].scale_factor
+        if sf is None:
+            return None
+        sp = self.rmap.points[sf]
+        raw = self.words[sp.table].get(sp.address, 0)
+        return raw - 0x10000 if raw >= 0x8000 else raw
+
     def set_value(self, name: str, value: Value) -> None:
         """Put an engineering value into the point's registers (unrepresentable: sentinel)."""
         p = self.rmap.points[name]
         try:
-            words = encode(self.rmap, name, value)
+            words = encode(self.rmap, name, value, self._sf_raw(name))
         except WriteRejected:
             if p.not_implemented is None:
                 logger.debug("%s.%s: %r does not fit; kept the old value", self.name, name, value)
@@ -148,7 +157,8 @@ class PlantDevice:
         p = self.rmap.points[name]
         with self.lock:
             words = [self.words[p.table].get(p.address + i, 0) for i in range(p.count)]
-        return decode(self.rmap, name, words)
+            sf_raw = self._sf_raw(name)
+        return decode(self.rmap, name, words, sf_raw)
 
     def publish(self, values: dict[str, Value]) -> None:
         """Set measured (read-only) points; a frozen (stale) device keeps its old values."""
@@ -191,7 +201,7 @@ class PlantDevice:
             for n in points:
                 p = self.rmap.points[n]
                 part = list(words[p.address - address : p.address - address + p.count])
-                v = decode(self.rmap, n, part)
+                v = decode(self.rmap, n, part, self._sf_raw(n))
                 if v is None or not self._within(n, v):
                     return ILLEGAL_VALUE
                 decoded.append((n, v))

@@ -30,18 +30,27 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from connectors.map_files import load_map
-from connectors.registers import RegisterMap, Table, Value
-from connectors.sim_control import RemoteControl
+from connectors.registers import RegisterMap, Role, Table, Value
+from connectors.sim_build import build_plant
+from connectors.sim_control import (
+    RemoteControl,
+    bind_setpoints,
+    store_setpoints,
+    sunspec_window,
+)
 from connectors.sim_devices import FaultKind, PlantDevice, SimulatedDevice
-from connectors.sim_plant import Demand, Flows, build_plant
+from connectors.sim_units import HEAT_PEAK, Demand, Flows
 from connectors.sim_values import (
     CONTROLLERS,
     METERS,
     OTHER_MODELS,
+    SUNSPEC,
     TANK_TEMPS_C,
     controller_values,
     meter_power_w,
     meter_values,
+    sunspec_constants,
+    sunspec_values,
     tank_values,
 )
 from energiemodell.errors import Problem, SiteError
@@ -137,9 +146,15 @@ class PlantSimulator:
         bindings = list(site.devices if devices is None else devices)
         self.devices = self._build_devices(bindings)
         self._meter_wh = {n: [0.0, 0.0] for n in self.devices}
+        followed = {u.column for u in self.plant.units.values()}
+        followed |= {f"{s}.{q}" for s in self.plant.stores for q in ("charge_kw", "discharge_kw")}
+        followed |= {f"{d}.q_kw" for d in self.plant.dumps}
+        setpoints, problems = bind_setpoints(site, self.devices, followed)
+        if problems:
+            raise SiteError(problems)
         self.control = RemoteControl(
             self.devices,
-            self._bind_setpoints(bindings),
+            setpoints,
             {u.name: u.column for u in self.plant.units.values()},
             now=lambda: self.now,
             monotonic=self.config.monotonic,
@@ -166,29 +181,38 @@ class PlantSimulator:
             if kinds is not None and (unit is None or unit.kind not in kinds):
                 msg = f"a {rmap.model} must be bound to a unit of kind {'/'.join(kinds)}"
                 problems.append(Problem(self.site.source, f"{where}.asset", msg, ""))
-            elif rmap.model == "tank_sensors" and (d.asset or "") not in self.plant.stores:
+            elif rmap.model == "tank_sensors" and self._carrier(d.asset) not in TANK_TEMPS_C:
                 msg = "tank_sensors must be bound to a thermal_storage asset"
                 problems.append(Problem(self.site.source, f"{where}.asset", msg, ""))
-            elif kinds is None and rmap.model not in OTHER_MODELS:
+            elif rmap.model == SUNSPEC and self._carrier(d.asset) != "electricity":
+                msg = f"a {SUNSPEC} must be bound to a battery asset"
+                problems.append(Problem(self.site.source, f"{where}.asset", msg, ""))
+            elif kinds is None and rmap.model not in OTHER_MODELS and not self._gateway(d, rmap):
                 msg = f"the plant simulator has no behaviour for map {rmap.model}"
-                problems.append(Problem(self.site.source, f"{where}.map", msg, ""))
+                hint = (
+                    "simulated: meters, controllers, tank sensors, SunSpec batteries, and "
+                    "gateways (no asset, a heartbeat and a remote_enable point)"
+                )
+                problems.append(Problem(self.site.source, f"{where}.map", msg, hint))
             devices[d.name] = PlantDevice(
                 d, rmap, self._on_write, lock=self._lock, on_read=self._refresh
             )
+            if rmap.model == SUNSPEC and not problems:
+                store = self.plant.stores[d.asset or ""]
+                devices[d.name].publish(sunspec_constants(store))
         if problems:
             raise SiteError(problems)
         return devices
 
-    def _bind_setpoints(self, bindings: list[DeviceBinding]) -> dict[str, tuple[str, str]]:
-        columns = {u.column for u in self.plant.units.values()}
-        out: dict[str, tuple[str, str]] = {}
-        for d in bindings:
-            for column, point in d.setpoints.items():
-                if column in columns:
-                    out[column] = (d.name, point)
-                else:
-                    logger.warning("%s: the simulator does not follow setpoint %s", d.name, column)
-        return out
+    @staticmethod
+    def _gateway(d: DeviceBinding, rmap: RegisterMap) -> bool:
+        """A site's own gateway map: no asset, heartbeat and remote-enable points (setpoints)."""
+        roles = {p.role for p in rmap.points.values()}
+        return d.asset is None and {Role.HEARTBEAT, Role.REMOTE_ENABLE} <= roles
+
+    def _carrier(self, asset: str | None) -> str | None:
+        store = self.plant.stores.get(asset or "")
+        return None if store is None else store.carrier
 
     def _on_write(self, dev: PlantDevice, point: str, value: Value) -> None:
         self.control.on_write(dev, point, value)
@@ -297,7 +321,9 @@ class PlantSimulator:
         """The heat-led rules' outputs for the interval, from the simulated levels and units."""
         d = self._demand(start)
         rs = self._rules
-        rs.storage_kwh = {s.name: s.level_kwh for s in self.plant.stores.values()}
+        rs.storage_kwh = {
+            s.name: s.level_kwh for s in self.plant.stores.values() if s.carrier in TANK_TEMPS_C
+        }
         for u in self.plant.units.values():
             if u.kind == "chp":
                 rs.units[u.name] = UnitState(
@@ -319,6 +345,12 @@ class PlantSimulator:
             caps={u.name: self.control.cap_pu(u.name) for u in self.plant.units.values()},
             extra_el_kw=self.plant.flexible_kw(self.now.tz_convert(self.site.tz).time()),
             emergency_kw=self.plant.emergency_kw(self.now),
+            store_kw=self._store_kw(),
+            dump_kw={
+                d: v
+                for d in self.plant.dumps
+                if (v := self.control.setpoint(f"{d}.q_kw")) is not None
+            },
         )
         flows["flexible.shift_kw"] = 0.0  # no device shifts a flexible load in the simulator
         dt_h = dt_s / 3600.0
@@ -336,14 +368,26 @@ class PlantSimulator:
                 self._meter_wh[name][1] += max(-w, 0.0) * dt_h
         return flows
 
+    def _store_kw(self) -> dict[str, float]:
+        """Valid net-charge setpoints of the stores, inside a SunSpec inverter's rate window."""
+        out = store_setpoints(self.control, self.plant.stores)
+        for dev in self.devices.values():
+            if dev.rmap.model == SUNSPEC:
+                s = self.plant.stores[dev.binding.asset or ""]
+                lo, hi = sunspec_window(self.control, dev, s.charge_max_kw, s.discharge_max_kw)
+                if math.isfinite(lo) or math.isfinite(hi):
+                    out[s.name] = max(lo, min(hi, out.get(s.name, 0.0)))
+        return out
+
     def _targets(self) -> dict[str, float]:
         """Each unit's target: its valid setpoint, else the heat-led rules' value.
 
         Notes
         -----
-        Local boilers also cover the heat that the rules did not plan for, as a boiler sequencer
-        holding the flow temperature does: CHPs under remote control that give less heat than the
-        rules expected, and absorption chillers still drawing drive heat while they ramp down::
+        Local peak heat units (boilers, then electric boilers, heat pumps, district heat: the
+        rules' order) also cover the heat that the rules did not plan for, as a sequencer holding
+        the flow temperature does: CHPs under remote control that give less heat than the rules
+        expected, and absorption chillers still drawing drive heat while they ramp down::
 
             q_boiler = max(0, q_rules + sum(q_chp_rules - q_chp_set) + sum(q_in_abs - q_in_rules))
         """
@@ -364,8 +408,12 @@ class PlantSimulator:
             for u in self.plant.units.values()
             if u.kind == "absorption"
         )
-        for u in self.plant.units.values():
-            if u.kind == "boiler" and u.name in local and abs(gap) > 1e-9:
+        peak = sorted(
+            (u for u in self.plant.units.values() if u.kind in HEAT_PEAK),
+            key=lambda u: HEAT_PEAK.index(u.kind),
+        )
+        for u in peak:
+            if u.name in local and abs(gap) > 1e-9:
                 new = max(0.0, targets[u.column] + gap)
                 gap -= new - targets[u.column]
                 targets[u.column] = new
@@ -392,7 +440,18 @@ class PlantSimulator:
             elif model == "tank_sensors":
                 dev.publish(tank_values(dev, self.plant.stores[asset]))
             elif model in CONTROLLERS:
-                dev.publish(controller_values(model, self.plant.units[asset], self.flows))
+                t_set = next(
+                    (
+                        v
+                        for p in ("t_flow_setpoint_c", "t_chw_setpoint_c")
+                        if p in dev.rmap.points and (v := self.control.valid(dev, p)) is not None
+                    ),
+                    None,
+                )
+                unit = self.plant.units[asset]
+                dev.publish(controller_values(model, unit, self.flows, t_set_c=t_set))
+            elif model == SUNSPEC:
+                dev.publish(sunspec_values(self.plant.stores[asset], self.flows))
         self._refresh()
 
     # --- inspection -------------------------------------------------------------------------------
