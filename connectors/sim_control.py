@@ -262,7 +262,8 @@ def sunspec_window(
     With ``StorCtl_Mod`` bit 0 (charge) the charge rate is limited to ``InWRte`` % of
     ``WChaMax``; with bit 1 (discharge) the discharge rate to ``OutWRte`` % of the discharge
     maximum; a negative rate forces the other direction (``OutWRte = -50`` with both bits: charge
-    at least at 50 %). A rate older than ``InOutWRte_RvrtTms`` (once written, else the map's
+    at least at 50 % of the discharge maximum, capped by ``InWRte``: where the two disagree the
+    charge limit wins). A rate older than ``InOutWRte_RvrtTms`` (once written, else the map's
     ``revert_s``) no longer limits: the rates are the inverter's own watchdog.
     """
     mode = int(dev.value("stor_ctl_mod") or 0)

@@ -29,8 +29,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from connectors.map_files import load_map
-from connectors.registers import RegisterMap, Role, Table, Value
+from connectors.registers import Table, Value
 from connectors.sim_build import build_plant
 from connectors.sim_control import (
     RemoteControl,
@@ -39,20 +38,10 @@ from connectors.sim_control import (
     sunspec_window,
 )
 from connectors.sim_devices import FaultKind, PlantDevice, SimulatedDevice
+from connectors.sim_pace import PaceDriver
 from connectors.sim_units import HEAT_PEAK, Demand, Flows
-from connectors.sim_values import (
-    CONTROLLERS,
-    METERS,
-    OTHER_MODELS,
-    SUNSPEC,
-    TANK_TEMPS_C,
-    controller_values,
-    meter_power_w,
-    meter_values,
-    sunspec_constants,
-    sunspec_values,
-    tank_values,
-)
+from connectors.sim_values import METERS, SUNSPEC, TANK_TEMPS_C, meter_power_w
+from connectors.sim_wiring import build_sim_devices, device_values
 from energiemodell.errors import Problem, SiteError
 from energiemodell.heat_led import RuleState, heat_led_step
 from energiemodell.site import DeviceBinding, Site
@@ -144,7 +133,9 @@ class PlantSimulator:
         self.totals: dict[str, float] = {}
         self.flows: Flows = {}
         bindings = list(site.devices if devices is None else devices)
-        self.devices = self._build_devices(bindings)
+        self.devices = build_sim_devices(
+            site, self.plant, bindings, self._on_write, lock=self._lock, on_read=self._refresh
+        )
         self._meter_wh = {n: [0.0, 0.0] for n in self.devices}
         followed = {u.column for u in self.plant.units.values()}
         followed |= {f"{s}.{q}" for s in self.plant.stores for q in ("charge_kw", "discharge_kw")}
@@ -165,54 +156,6 @@ class PlantSimulator:
         self._publish()
 
     # --- construction -----------------------------------------------------------------------------
-
-    def _map(self, d: DeviceBinding) -> RegisterMap:
-        is_path = "/" in d.map or d.map.endswith((".yaml", ".yml"))
-        return load_map(self.site.base_dir / d.map if is_path else d.map)
-
-    def _build_devices(self, bindings: list[DeviceBinding]) -> dict[str, PlantDevice]:
-        problems: list[Problem] = []
-        devices: dict[str, PlantDevice] = {}
-        for d in bindings:
-            rmap = self._map(d)
-            where = f"devices.{d.name}"
-            kinds = CONTROLLERS.get(rmap.model)
-            unit = self.plant.units.get(d.asset or "")
-            if kinds is not None and (unit is None or unit.kind not in kinds):
-                msg = f"a {rmap.model} must be bound to a unit of kind {'/'.join(kinds)}"
-                problems.append(Problem(self.site.source, f"{where}.asset", msg, ""))
-            elif rmap.model == "tank_sensors" and self._carrier(d.asset) not in TANK_TEMPS_C:
-                msg = "tank_sensors must be bound to a thermal_storage asset"
-                problems.append(Problem(self.site.source, f"{where}.asset", msg, ""))
-            elif rmap.model == SUNSPEC and self._carrier(d.asset) != "electricity":
-                msg = f"a {SUNSPEC} must be bound to a battery asset"
-                problems.append(Problem(self.site.source, f"{where}.asset", msg, ""))
-            elif kinds is None and rmap.model not in OTHER_MODELS and not self._gateway(d, rmap):
-                msg = f"the plant simulator has no behaviour for map {rmap.model}"
-                hint = (
-                    "simulated: meters, controllers, tank sensors, SunSpec batteries, and "
-                    "gateways (no asset, a heartbeat and a remote_enable point)"
-                )
-                problems.append(Problem(self.site.source, f"{where}.map", msg, hint))
-            devices[d.name] = PlantDevice(
-                d, rmap, self._on_write, lock=self._lock, on_read=self._refresh
-            )
-            if rmap.model == SUNSPEC and not problems:
-                store = self.plant.stores[d.asset or ""]
-                devices[d.name].publish(sunspec_constants(store))
-        if problems:
-            raise SiteError(problems)
-        return devices
-
-    @staticmethod
-    def _gateway(d: DeviceBinding, rmap: RegisterMap) -> bool:
-        """A site's own gateway map: no asset, heartbeat and remote-enable points (setpoints)."""
-        roles = {p.role for p in rmap.points.values()}
-        return d.asset is None and {Role.HEARTBEAT, Role.REMOTE_ENABLE} <= roles
-
-    def _carrier(self, asset: str | None) -> str | None:
-        store = self.plant.stores.get(asset or "")
-        return None if store is None else store.carrier
 
     def _on_write(self, dev: PlantDevice, point: str, value: Value) -> None:
         self.control.on_write(dev, point, value)
@@ -376,7 +319,7 @@ class PlantSimulator:
                 s = self.plant.stores[dev.binding.asset or ""]
                 lo, hi = sunspec_window(self.control, dev, s.charge_max_kw, s.discharge_max_kw)
                 if math.isfinite(lo) or math.isfinite(hi):
-                    out[s.name] = max(lo, min(hi, out.get(s.name, 0.0)))
+                    out[s.name] = min(hi, max(lo, out.get(s.name, 0.0)))  # charge limit wins
         return out
 
     def _targets(self) -> dict[str, float]:
@@ -433,25 +376,7 @@ class PlantSimulator:
 
     def _publish(self) -> None:
         for dev in self.devices.values():
-            model, asset = dev.rmap.model, dev.binding.asset or ""
-            if model in METERS:
-                w = meter_power_w(dev, self.flows)
-                dev.publish(meter_values(dev, w, self._meter_wh[dev.name]))
-            elif model == "tank_sensors":
-                dev.publish(tank_values(dev, self.plant.stores[asset]))
-            elif model in CONTROLLERS:
-                t_set = next(
-                    (
-                        v
-                        for p in ("t_flow_setpoint_c", "t_chw_setpoint_c")
-                        if p in dev.rmap.points and (v := self.control.valid(dev, p)) is not None
-                    ),
-                    None,
-                )
-                unit = self.plant.units[asset]
-                dev.publish(controller_values(model, unit, self.flows, t_set_c=t_set))
-            elif model == SUNSPEC:
-                dev.publish(sunspec_values(self.plant.stores[asset], self.flows))
+            dev.publish(device_values(dev, self.plant, self.flows, self.control, self._meter_wh))
         self._refresh()
 
     # --- inspection -------------------------------------------------------------------------------
@@ -468,51 +393,3 @@ class PlantSimulator:
     def write_words(self, name: str, table: Table, address: int, words: list[int]) -> int | None:
         """Serve a write for the Modbus server (``None`` or an exception code)."""
         return self.devices[name].write(table, address, words)
-
-
-class PaceDriver:
-    """Advance a simulator's time at ``speed`` times real time on a background thread.
-
-    Every ``tick_s`` wall seconds the simulator is advanced to
-    ``start + speed * (wall time since start)``; a plant that cannot keep up lags, it never skips.
-    """
-
-    def __init__(self, sim: PlantSimulator, speed: float, *, tick_s: float = 0.2) -> None:
-        if not speed > 0:
-            msg = f"speed must be positive, not {speed}"
-            raise ValueError(msg)
-        self.sim, self.speed, self.tick_s = sim, speed, tick_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-
-    def _run(self) -> None:
-        wall0, sim0 = time.monotonic(), self.sim.now
-        while not self._stop.wait(self.tick_s):
-            target = sim0 + pd.Timedelta(seconds=self.speed * (time.monotonic() - wall0))
-            try:
-                self.sim.advance_to(target)
-            except Exception as exc:  # e.g. the end of the series: stop and report, not crash
-                logger.exception("the simulation stopped at %s", self.sim.now)
-                self.error = exc
-                return
-
-    def start(self) -> PaceDriver:
-        """Start advancing time."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sim-pace", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop advancing time and join the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
-
-    def __enter__(self) -> PaceDriver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
