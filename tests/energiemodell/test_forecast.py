@@ -240,3 +240,82 @@ def test_profile_price_guesses_are_level_adjusted(
     week_ago = prices.reindex(fc.index[guessed] - WEEK).to_numpy()
     np.testing.assert_allclose(fc["price.day_ahead_eur_per_mwh"][guessed], week_ago + shift)
     assert abs(shift) > 1  # the adjustment is not trivially zero on these days
+
+
+# --- the weather forecast input ----------------------------------------------------------------
+
+
+def test_a_given_weather_forecast_wins_and_the_intervals_it_misses_are_flagged(
+    reference_site: Site, winter: pd.DataFrame
+) -> None:
+    now = pd.Timestamp("2024-02-05T11:00Z")
+    index = pd.date_range(now, periods=96, freq="15min")
+    own = winter.reindex(index)
+    weather = pd.DataFrame(
+        {"weather.temp_c": own["weather.temp_c"] + 10.0, "weather.ghi_w_m2": 0.0}, index=index
+    ).iloc[:48]  # a forecast of the first twelve hours only
+    fc = ProfileForecaster().forecast(reference_site, winter, now, 96, weather=weather)
+    flag = fc["weather.is_fallback"].to_numpy()
+    assert not flag[:48].any()
+    assert flag[48:].all()
+    # the forecast where given; the site's rows ahead stand in for the rest
+    np.testing.assert_allclose(fc["weather.temp_c"].iloc[:48], weather["weather.temp_c"])
+    np.testing.assert_allclose(fc["weather.temp_c"].iloc[48:], own["weather.temp_c"].iloc[48:])
+    assert (fc["weather.ghi_w_m2"].iloc[:48] == 0).all()
+    assert (fc["pv.kw_per_kwp"].iloc[:48] == 0).all()  # no sun in the forecast, no PV
+    assert (fc["pv.kw_per_kwp"].iloc[48:] > 0).any()  # the next morning's sun from the site rows
+
+
+def test_without_a_weather_forecast_ahead_every_interval_is_flagged(
+    reference_site: Site, winter: pd.DataFrame
+) -> None:
+    now = pd.Timestamp("2024-02-05T11:00Z")
+    past = winter.loc[winter.index < now]
+    assert ProfileForecaster().forecast(reference_site, past, now, 96)["weather.is_fallback"].all()
+    # a scenario's whole data set: its weather rows ahead are the (perfect) forecast
+    full = ProfileForecaster().forecast(reference_site, winter, now, 96)
+    assert not full["weather.is_fallback"].any()
+    # an empty weather forecast given: the rows ahead only stand in, flagged, values unchanged
+    empty = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
+    stand_in = ProfileForecaster().forecast(reference_site, winter, now, 96, weather=empty)
+    assert stand_in["weather.is_fallback"].all()
+    pd.testing.assert_frame_equal(
+        stand_in.drop(columns="weather.is_fallback"), full.drop(columns="weather.is_fallback")
+    )
+    # the baseline reads no weather forecast at all
+    base = PersistenceForecaster().forecast(reference_site, winter, now, 96, weather=empty)
+    assert base["weather.is_fallback"].all()
+
+
+def test_a_colder_weather_forecast_raises_the_heat_forecast(
+    reference_site: Site, winter: pd.DataFrame
+) -> None:
+    now = pd.Timestamp("2024-02-05T11:00Z")
+    index = pd.date_range(now, periods=96, freq="15min")
+    own = winter["weather.temp_c"].reindex(index)
+    heat = {}
+    for shift_k in (-8.0, 8.0):
+        weather = pd.DataFrame({"weather.temp_c": own + shift_k, "weather.ghi_w_m2": 0.0})
+        fc = ProfileForecaster().forecast(reference_site, winter, now, 96, weather=weather)
+        heat[shift_k] = fc["demand.heat_kw"].iloc[48:].mean()
+    assert heat[-8.0] > heat[8.0] + 100
+
+
+def test_pv_follows_a_given_irradiance_forecast_also_without_a_location(
+    reference_site: Site, june: pd.DataFrame
+) -> None:
+    now = pd.Timestamp("2024-06-15T00:00Z")
+    index = pd.date_range(now, periods=96, freq="15min")
+    ghi = 0.5 * june["weather.ghi_w_m2"].reindex(index)  # a cloudier day than the site's
+    weather = pd.DataFrame({"weather.temp_c": 20.0, "weather.ghi_w_m2": ghi})
+    for site in (reference_site, reference_site.model_copy(update={"location": None})):
+        fc = ProfileForecaster().forecast(site, june, now, 96, weather=weather)
+        sunny = ghi.to_numpy() > 100
+        ratio = fc["pv.kw_per_kwp"].to_numpy()[sunny] / ghi.to_numpy()[sunny]
+        np.testing.assert_allclose(ratio, ratio[0])
+        assert 0.0005 < ratio[0] < 0.001
+        np.testing.assert_allclose(fc["weather.ghi_w_m2"], ghi.to_numpy())
+    past = june.loc[june.index < now]
+    no_location = reference_site.model_copy(update={"location": None})
+    yesterday = ProfileForecaster().forecast(no_location, past, now, 96)["pv.kw_per_kwp"]
+    np.testing.assert_allclose(yesterday, june["pv.kw_per_kwp"].reindex(index - pd.Timedelta("1D")))
