@@ -10,7 +10,9 @@ are). Then:
 - prices and weather are saved as forecasts as issued (table ``forecasts``, source
   ``import:prices`` / ``import:weather``, issued now); the loop's forecaster
   (:class:`scheduler.forecasting.HistoryForecast`) uses imported prices for the hours the site's
-  own series do not cover;
+  own series do not cover, and imported weather as its weather forecast wherever it covers the
+  horizon (the newest import wins; a file imported without ``--site`` is put on the site step
+  there, and one whose resolution does not fit the step is skipped with a warning in the log);
 - history (the demand columns of ``energiemodell db export --table aggregates``) is saved as
   readings of the device ``import`` and aggregated into 15-minute buckets, where the forecaster
   reads measured demand. A period that already has aggregates of a quantity is refused: an
@@ -156,7 +158,7 @@ def prices(file: FileArg, site: SiteOpt = None, db: DbOpt = None) -> None:
 
 @import_app.command("weather")
 def weather(file: FileArg, site: SiteOpt = None, db: DbOpt = None) -> None:
-    """Import weather (columns temp_c and ghi_w_m2)."""
+    """Import a weather forecast (columns temp_c and ghi_w_m2): the loop's weather forecast."""
     frame = _read(file, WEATHER, site)
     _as_forecast(file, frame, source=IMPORTED_WEATHER, db_url=db)
 

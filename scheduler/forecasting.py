@@ -6,25 +6,33 @@ and, where the site has them, its demand series), overlaid with the demands meas
 the store's 15-minute aggregates of ``demand.<carrier>_kw`` quantities where devices measure
 them. The forecaster cuts the history itself at what was known at ``now``.
 
-The default forecaster is :class:`~energiemodell.forecast.ProfileForecaster`. The history
-reaches ``n`` intervals past ``now`` where the site's series do, and the profile forecaster
-reads the weather columns there (``weather.temp_c``, ``weather.ghi_w_m2``) as the weather
-forecast: for the reference campus that is the series' own weather, a perfect weather forecast.
+The default forecaster is :class:`~energiemodell.forecast.ProfileForecaster`. Its weather
+forecast is the weather imported with ``energiemodell import weather`` (the newest import
+covering an interval wins), handed over as the forecaster's ``weather``. Where no import covers
+an interval the forecaster falls back to the site's weather series ahead of ``now`` (the history
+reaches ``n`` intervals past ``now`` where the site's series do; for the reference campus that
+is the series' own weather, a perfect forecast), else holds the latest temperature and takes PV
+from the clear sky, and flags the interval ``weather.is_fallback``.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import pandas as pd
 
+from energiemodell.errors import SiteError
 from energiemodell.forecast import DAY_AHEAD_COLUMN, Forecaster, ProfileForecaster
+from energiemodell.forecast_weather import WEATHER_COLUMNS
 from energiemodell.site import Site
-from energiemodell.store import Database, aggregates_wide, forecasts_issued
-from energiemodell.timeseries import load_forecast, series_coverage
+from energiemodell.store import Database, StoredForecast, aggregates_wide, forecasts_issued
+from energiemodell.timeseries import load_forecast, resample_to, series_coverage
 from scheduler.journal import STORE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 HISTORY_DAYS = 35
 """Days of history handed to the forecaster (the profile forecaster averages the last four
@@ -122,9 +130,58 @@ class HistoryForecast:
         merged.loc[prices.index, DAY_AHEAD_COLUMN] = prices
         return merged
 
+    def imported_weather(self, at: datetime, n: int) -> pd.DataFrame:
+        """The imported weather forecast on the horizon's intervals (NaN where none covers one).
+
+        Every import (``energiemodell import weather``) is put on the site step by the site
+        series' rules (temperatures interpolated, irradiance repeated or averaged); for each
+        interval the newest import that covers it wins. Without a store, or while it is
+        unavailable, there is none (the forecaster falls back and flags it).
+        """
+        step = pd.Timedelta(minutes=self.site.step_min)
+        horizon = pd.date_range(pd.Timestamp(at), periods=n, freq=step)
+        weather = pd.DataFrame(index=horizon, columns=list(WEATHER_COLUMNS), dtype=float)
+        if self.db is None:
+            return weather
+        try:
+            imports = forecasts_issued(
+                db=self.db, start=_EVER[0], end=_EVER[1], source=IMPORTED_WEATHER
+            )
+        except STORE_ERRORS as exc:
+            logger.warning("imported weather unavailable (store): %s", exc)
+            return weather
+        for f in reversed(imports):  # newest first: it wins where it has values
+            on_grid = _weather_on_grid(f, step)
+            if on_grid is not None:
+                weather = weather.combine_first(on_grid.reindex(horizon))
+        return weather[list(WEATHER_COLUMNS)]
+
     def forecast(self, at: datetime, n: int) -> pd.DataFrame:
-        """The forecaster's Forecast from the history known at ``at``."""
-        return self.forecaster.forecast(self.site, self.history(at, n), pd.Timestamp(at), n)
+        """The forecaster's Forecast from the history known at ``at`` and imported weather."""
+        return self.forecaster.forecast(
+            self.site,
+            self.history(at, n),
+            pd.Timestamp(at),
+            n,
+            weather=self.imported_weather(at, n),
+        )
+
+
+def _weather_on_grid(imported: StoredForecast, step: pd.Timedelta) -> pd.DataFrame | None:
+    """An imported weather series on the site step over its own span (None: does not fit)."""
+    frame = imported.frame[[c for c in WEATHER_COLUMNS if c in imported.frame.columns]]
+    if len(frame.index) < 2:
+        return frame
+    native = pd.Timedelta(frame.index[1] - frame.index[0])
+    first, end = frame.index[0].ceil(step), (frame.index[-1] + native).floor(step)
+    grid = pd.date_range(first, end, freq=step, inclusive="left")
+    if grid.empty:
+        return None
+    try:
+        return resample_to(frame, grid, path=f"{IMPORTED_WEATHER} #{imported.id}")
+    except SiteError as exc:  # imported without --site, at a resolution that misses the step
+        logger.warning("imported weather not used: %s", exc)
+        return None
 
 
 def _on_grid(series: pd.Series, step: pd.Timedelta) -> pd.Series:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -18,6 +19,7 @@ from energiemodell.store import (
     open_db,
     upgrade,
 )
+from energiemodell.timeseries import load_forecast
 from scheduler.cli_import import import_app
 from scheduler.forecasting import IMPORTED_PRICES, IMPORTED_WEATHER, HistoryForecast
 from tests.conftest import write_site_files
@@ -126,3 +128,54 @@ def test_a_store_without_schema_exits_1(tmp_path):
     r = runner.invoke(import_app, ["prices", str(f), "--db", f"sqlite:///{tmp_path / 'x.sqlite'}"])
     assert r.exit_code == 1
     assert "db upgrade" in r.output
+
+
+def test_imported_weather_is_the_forecasters_weather_forecast(tmp_path, store):
+    # The reference campus on a winter day (the site's series: -7 to 0 °C). Imported: a warm
+    # spell of 14 °C and an irradiance forecast unlike the site's, hourly, resampled by --site.
+    url, db = store
+    site = load_site("reference_campus")
+    at, n = datetime(2024, 2, 5, 11, 0, tzinfo=UTC), 96
+    loop = HistoryForecast(site, db)  # what build_deps gives the loop
+    before = loop.forecast(at, n)
+    assert before["weather.is_fallback"].all()  # nothing imported: the site's series stand in
+    assert before["weather.temp_c"].max() < 1.0
+
+    sun = {12: "300", 13: "250"}  # only two sunny hours (UTC) in the imported day
+    rows = [f"14.0,{sun.get((11 + k) % 24, '0')}" for k in range(24)]
+    f = csv(tmp_path / "warm.csv", "timestamp,temp_c,ghi_w_m2", hourly(at, rows))
+    r = runner.invoke(import_app, ["weather", str(f), "--site", "reference_campus", "--db", url])
+    assert r.exit_code == 0, r.output
+    after = loop.forecast(at, n)
+
+    assert not after["weather.is_fallback"].any()
+    np.testing.assert_allclose(after["weather.temp_c"], 14.0)
+    # warmer: less heating; the 24 h mean temperature has moved in the second half-day
+    assert (
+        after["demand.heat_kw"].iloc[48:].mean() < before["demand.heat_kw"].iloc[48:].mean() - 500
+    )
+    # PV follows the imported irradiance: nothing outside its two sunny hours
+    ghi = after["weather.ghi_w_m2"].to_numpy()
+    pv = after["pv.kw_per_kwp"].to_numpy()
+    np.testing.assert_allclose(ghi[:4], 0.0)  # 11:00-12:00 UTC imported dark
+    assert (before["pv.kw_per_kwp"].to_numpy()[:4] > 0.01).all()  # the site's series had sun
+    np.testing.assert_allclose(pv[ghi == 0], 0.0)
+    np.testing.assert_allclose(ghi[4:12], [300.0] * 4 + [250.0] * 4)
+    np.testing.assert_allclose(pv[4:12] / ghi[4:12], pv[4] / 300.0)
+    assert pv[4] > 0.1
+
+    # a newer import for the first three hours wins there; the older one still covers the rest
+    cold = csv(tmp_path / "cold.csv", "timestamp,temp_c,ghi_w_m2", hourly(at, ["-5,0"] * 3))
+    r = runner.invoke(import_app, ["weather", str(cold), "--site", "reference_campus", "--db", url])
+    assert r.exit_code == 0, r.output
+    newest = loop.forecast(at, n)
+    np.testing.assert_allclose(newest["weather.temp_c"].iloc[:12], -5.0)
+    np.testing.assert_allclose(newest["weather.temp_c"].iloc[12:], 14.0)
+
+    # beyond the imports the site's series stand in again, flagged
+    later = loop.forecast(at + timedelta(hours=12), n)
+    flag = later["weather.is_fallback"].to_numpy()
+    assert not flag[:48].any()
+    assert flag[48:].all()
+    tail = later["weather.temp_c"].iloc[48:]
+    np.testing.assert_allclose(tail, load_forecast(site, tail.index[0], 48)["weather.temp_c"])
