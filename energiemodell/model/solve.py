@@ -14,6 +14,19 @@ from energiemodell.errors import SolveError
 
 logger = logging.getLogger(__name__)
 
+# Everything :meth:`HighsSolver.solve` has already pushed to HiGHS before setting the start.
+_NO_UPDATES = {
+    "check_for_new_or_removed_constraints": False,
+    "check_for_new_or_removed_vars": False,
+    "check_for_new_or_removed_params": False,
+    "check_for_new_objective": False,
+    "update_constraints": False,
+    "update_vars": False,
+    "update_parameters": False,
+    "update_named_expressions": False,
+    "update_objective": False,
+}
+
 
 class SolveStatus(StrEnum):
     """How a solve ended. Only ``error`` means there is no plan at all."""
@@ -98,9 +111,13 @@ class HighsSolver:
                 if self._model is not model:
                     self._opt.set_instance(model)
                     self._model = model
+                else:
+                    # Push the new data first: HiGHS drops a start solution on any model change,
+                    # and Pyomo's solve() would otherwise push it after the start is set.
+                    self._opt.update()
                 if start:
                     self._set_start(start)
-                res = self._opt.solve(model)
+                res = self._opt.solve(model, auto_updates=_NO_UPDATES)
             if out.getvalue().strip():
                 logger.debug("HiGHS: %s", out.getvalue().strip()[:2000])
         except Exception as exc:  # the solver crashed: the caller falls back
