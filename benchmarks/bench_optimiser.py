@@ -21,12 +21,14 @@ import time
 from pathlib import Path
 
 import highspy
+import numpy as np
 import pandas as pd
 from pyomo.common.tee import capture_output
 
 from energiemodell import Planner, PlantState, load_forecast, load_site
 from energiemodell.model.build import update_model
 from energiemodell.model.data import horizon_data
+from energiemodell.rolling.carry import carry_state
 from energiemodell.timeseries import parse_local_start
 
 DAYS = {"winter": "2024-01-16", "spring": "2024-04-16", "summer": "2024-07-16"}
@@ -64,9 +66,11 @@ def one_case(day: str, n: int) -> dict[str, float]:
     planner = Planner(site, n)
     cold = planner.plan(fc, PlantState())
     cold_total = time.perf_counter() - t0
+    # the loop re-plans from the measured state: here the state the cold plan left after 15 min
+    state = carry_state(site, PlantState(), cold.frame.iloc[:1], counts=np.ones(1), state_year=2024)
     fc2 = load_forecast(site, start + pd.Timedelta(minutes=15), n)
     t1 = time.perf_counter()
-    warm = planner.plan(fc2, PlantState())
+    warm = planner.plan(fc2, state)
     warm_total = time.perf_counter() - t1
     alone = highs_alone(Planner(site, n), fc)
     return {
