@@ -11,23 +11,36 @@ The store depends only on the attributes of :class:`ScheduleLike`; the real ``Sc
 
 from __future__ import annotations
 
-import bisect
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar, cast, overload
+from itertools import chain
+from typing import Any, Protocol, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Row, Select, Table, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    cast,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from energiemodell.store import codec
 from energiemodell.store.db import Database
-from energiemodell.store.readings import aggregates_wide
+from energiemodell.store.readings import _bucket_number, aggregates_t, latest_revision
 from energiemodell.store.tables import (
     ScheduleRecord,
     SiteVersionRecord,
@@ -37,7 +50,6 @@ from energiemodell.store.tables import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-TimeUnit = Literal["s", "ms", "us", "ns"]
 DEFAULT_TZ = "Europe/Berlin"
 #: How far back plan-versus-actual looks for the version in force at the start of a day.
 MAX_PLAN_AGE = timedelta(days=7)
@@ -323,105 +335,228 @@ def plan_vs_actual(
     The version in force at an interval start ``t`` is the newest created at or before ``t``
     whose horizon covers ``t`` (versions older than ``MAX_PLAN_AGE`` are not considered).
     ``quantities`` restricts the columns (default: every column of the versions used).
+
+    Decoded rows of versions are kept in memory (versions are never edited), so asking again,
+    as the dashboard does, reads only the version list and the aggregates.
     """
     start, end = local_day_bounds(day, tz)
     intervals = pd.date_range(start, end, freq="15min", inclusive="left")
+    ns = intervals.as_unit("ns").asi8
     s = schedules_t
     with db.read() as conn:
-        versions = conn.execute(
-            select(s.c.id, s.c.created_at, s.c.valid_from, s.c.valid_to)
-            .where(s.c.created_at < end, s.c.created_at >= start - MAX_PLAN_AGE)
-            .where(s.c.valid_to > start)
-            .order_by(s.c.created_at, s.c.id)
-        ).all()
-        in_force = _versions_in_force(versions, intervals)
-        wanted: dict[int, list[pd.Timestamp]] = {}
-        for ts, version in zip(intervals, in_force, strict=True):
-            if version is not None:
-                wanted.setdefault(version, []).append(ts)
-        frames = _load_frames(conn, versions, wanted)
-    columns = list(quantities) if quantities is not None else _union_columns(frames)
+        # times as integer microseconds: no datetime objects for a few hundred versions
+        versions = np.fromiter(
+            chain.from_iterable(
+                conn.execute(
+                    select(
+                        s.c.id,
+                        _micros(conn, s.c.created_at),
+                        _micros(conn, s.c.valid_from),
+                        _micros(conn, s.c.valid_to),
+                        _micros(conn, s.c.saved_at),
+                    )
+                    .where(s.c.created_at < end, s.c.created_at >= start - MAX_PLAN_AGE)
+                    .where(s.c.valid_to > start)
+                    .order_by(s.c.created_at, s.c.id)
+                )
+            ),
+            dtype=np.int64,
+        ).reshape(-1, 5)
+        chosen = _versions_in_force(versions, ns // 1000)
+        frames = _load_frames(conn, db.url, versions, chosen, ns)
+        columns = list(quantities) if quantities is not None else _union_columns(frames)
+        measured = _bucket_means(conn, start=start, end=end, quantities=columns, ns=ns)
+    position = {c: j for j, c in enumerate(columns)}
     values = np.full((len(intervals), len(columns)), np.nan)
-    chosen = np.array([-1 if v is None else v for v in in_force], dtype=np.int64)
-    for version, (unit, ticks, frame_columns, frame_values) in frames.items():
+    mappings: dict[tuple[str, ...], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+    for version, (ticks, names, frame_values) in frames.items():
+        if names not in mappings:  # versions mostly share their columns: map them once
+            pairs = [(position[c], k) for k, c in enumerate(names) if c in position]
+            mappings[names] = (
+                np.array([d for d, _ in pairs], dtype=np.int64),
+                np.array([k for _, k in pairs], dtype=np.int64),
+            )
+        dst, src = mappings[names]
         rows = np.flatnonzero(chosen == version)
-        targets = intervals[rows].as_unit(cast("TimeUnit", unit)).asi8
-        found = np.minimum(np.searchsorted(ticks, targets), len(ticks) - 1)
-        hit = ticks[found] == targets
-        rows, found = rows[hit], found[hit]
-        dst = np.array([j for j, name in enumerate(columns) if name in frame_columns], dtype=int)
-        src = np.array([frame_columns[columns[j]] for j in dst], dtype=int)
-        values[np.ix_(rows, dst)] = frame_values[np.ix_(found, src)]
+        found = np.minimum(np.searchsorted(ticks, ns[rows]), len(ticks) - 1)
+        hit = ticks[found] == ns[rows]
+        if len(dst) and hit.any():
+            values[rows[hit, None], dst] = frame_values[found[hit, None], src]
     plan = pd.DataFrame(values, index=intervals, columns=columns)
-    actual = aggregates_wide(db=db, start=start, end=end, quantities=columns)
-    actual = actual.reindex(index=intervals, columns=columns).astype("float64")
-    schedule_id = pd.Series(in_force, index=intervals, dtype="Int64", name="schedule_id")
+    actual = pd.DataFrame(measured, index=intervals.copy(), columns=columns)
+    schedule_id = pd.Series(
+        pd.arrays.IntegerArray(chosen, mask=chosen < 0), index=intervals, name="schedule_id"
+    )
     plan.index.name = actual.index.name = "timestamp"
     return PlanVsActual(plan=plan, actual=actual, schedule_id=schedule_id)
 
 
-def _versions_in_force(versions: Sequence[Any], intervals: pd.DatetimeIndex) -> list[int | None]:
-    created = [v.created_at for v in versions]
-    chosen: list[int | None] = []
-    for ts in intervals:
-        t = ts.to_pydatetime()
-        k = bisect.bisect_right(created, t) - 1
-        while k >= 0 and not (versions[k].valid_from <= t < versions[k].valid_to):
-            k -= 1
-        chosen.append(versions[k].id if k >= 0 else None)
-    return chosen
+def _bucket_means(
+    conn: Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    quantities: list[str],
+    ns: np.ndarray[Any, np.dtype[np.int64]],
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Newest bucket means of ``quantities`` on the intervals ``ns`` (NaN where none).
+
+    Reads only the covering index ``aggregates(quantity, bucket_start, revision, value_mean)``
+    and takes the bucket as a number (seconds since the epoch / 900), not as a datetime.
+    """
+    out = np.full((len(ns), len(quantities)), np.nan)
+    if not quantities or not len(ns):
+        return out
+    a = aggregates_t.alias("a")
+    rows = conn.execute(
+        select(_bucket_number(conn, a.c.bucket_start), a.c.quantity, a.c.value_mean).where(
+            a.c.quantity.in_(quantities),
+            a.c.bucket_start >= start,
+            a.c.bucket_start < end,
+            latest_revision(a),
+        )
+    ).all()
+    if not rows:
+        return out
+    numbers, names, means = zip(*rows, strict=True)
+    position = {q: j for j, q in enumerate(quantities)}
+    at = (np.array(numbers, dtype=np.int64) * BUCKET_NS - ns[0]) // BUCKET_NS
+    cols = np.array([position[q] for q in names], dtype=np.int64)
+    mean = np.array([np.nan if m is None else m for m in means], dtype=np.float64)
+    ok = (at >= 0) & (at < len(ns))
+    ok[ok] = ns[at[ok]] == np.array(numbers, dtype=np.int64)[ok] * BUCKET_NS
+    out[at[ok], cols[ok]] = mean[ok]
+    return out
 
 
-#: (index unit, index ticks, column -> position, values): a frame, decoded no further than needed
+def _micros(conn: Connection, column: ColumnElement[datetime]) -> ColumnElement[int]:
+    """SQL for a timestamp column as integer microseconds since the epoch (exact)."""
+    if conn.dialect.name == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UtcDateTime)
+        seconds = cast(func.strftime("%s", column), BigInteger)
+        return seconds * 1_000_000 + cast(func.substr(column, 21, 6), BigInteger)
+    return cast(func.extract("epoch", column) * 1_000_000, BigInteger)
+
+
+def _versions_in_force(
+    versions: np.ndarray[Any, np.dtype[np.int64]], at_us: np.ndarray[Any, np.dtype[np.int64]]
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """For each time, the id of the newest version created by then that covers it, else -1.
+
+    ``versions``: rows of (id, created_at, valid_from, valid_to, ...) in microseconds, sorted
+    by creation (then id).
+    """
+    if not len(versions):
+        return np.full(len(at_us), -1, dtype=np.int64)
+    t = at_us[:, None]
+    usable = (versions[:, 1] <= t) & (versions[:, 2] <= t) & (t < versions[:, 3])
+    newest = len(versions) - 1 - np.argmax(usable[:, ::-1], axis=1)
+    return np.where(usable.any(axis=1), versions[newest, 0], -1)
+
+
+#: (index in ns since the epoch, column names, values): a version's first rows
 _Frame = tuple[
-    str,
     np.ndarray[Any, np.dtype[np.int64]],
-    dict[str, int],
+    tuple[str, ...],
     np.ndarray[Any, np.dtype[np.float64]],
 ]
 
+#: Leading bytes of each compressed blob fetched first, for the rows needed (a version is
+#: normally in force for its first interval only): the zlib header and block tables, then up to
+#: 64 columns of 8 bytes a row, as they compress at worst. More columns: the whole blob.
+_PREFIX_INDEX = 256
+_PREFIX_VALUES = 1024
+_PREFIX_ROW = 64 * 8 + 64
+_NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+BUCKET_NS = 900 * 1_000_000_000
 
-#: Leading bytes of each compressed blob fetched first: enough for the first dozens of rows of
-#: a plan (a version is normally in force for its first interval only).
-_PREFIX_BYTES = 8192
+#: Decoded rows of schedule versions, by (database, id, saved_at): versions are never edited,
+#: and ``saved_at`` tells a version from another with a reused id (a restored database).
+_CACHE: OrderedDict[tuple[str, int, int], _Frame] = OrderedDict()
+_CACHE_SIZE = 2048  # three weeks of versions at 96 a day; a few kB each
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_decoded_versions() -> None:
+    """Forget the decoded rows of versions kept by :func:`plan_vs_actual` (benchmarks, tests)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _cached(key: tuple[str, int, int]) -> _Frame | None:
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+        return hit
+
+
+def _remember(key: tuple[str, int, int], frame: _Frame) -> None:
+    with _CACHE_LOCK:
+        _CACHE[key] = frame
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
 
 
 def _load_frames(
-    conn: Connection, versions: Sequence[Any], wanted: dict[int, list[pd.Timestamp]]
+    conn: Connection,
+    url: str,
+    versions: np.ndarray[Any, np.dtype[np.int64]],
+    chosen: np.ndarray[Any, np.dtype[np.int64]],
+    ns: np.ndarray[Any, np.dtype[np.int64]],
 ) -> dict[int, _Frame]:
-    """Decode, for each version in ``wanted``, the rows up to the last wanted interval.
+    """For each version in force somewhere in ``chosen``, its rows up to the last one needed.
 
-    Assumes the version's index is regular at 15 minutes from ``valid_from`` to pick how many
-    rows to decode, cuts the blobs in the database, and falls back to the whole blobs where the
-    prefix is too short or the index is irregular.
+    From the cache where it has them; else the leading parts of the blobs, cut in the
+    database (assuming a regular 15-minute index from ``valid_from`` to pick how many rows);
+    else, where the prefix is too short or the index irregular, the whole blobs.
     """
-    if not wanted:
-        return {}
-    s = schedules_t
-    starts = {v.id: v.valid_from for v in versions if v.id in wanted}
-    n_rows = {
-        sid: 1 + max(int((t - starts[sid]) / BUCKET_15) for t in times)
-        for sid, times in wanted.items()
-    }
+    info = {int(v[0]): (int(v[2]), int(v[4])) for v in versions}  # id: (valid_from, saved_at)
+    wanted: dict[int, np.ndarray[Any, np.dtype[np.int64]]] = {}
+    for sid in np.unique(chosen[chosen >= 0]).tolist():
+        wanted[sid] = ns[chosen == sid]
     out: dict[int, _Frame] = {}
+    n_rows: dict[int, int] = {}
+    for sid, times in wanted.items():
+        valid_from_us, saved_at_us = info[sid]
+        hit = _cached((url, sid, saved_at_us))
+        if hit is not None and _has(hit[0], times):
+            out[sid] = hit
+            continue
+        n_rows[sid] = 1 + int((times.max() - valid_from_us * 1000) // BUCKET_NS)
+    if not n_rows:
+        return out
+    s = schedules_t
     full: list[int] = []
-    rows = conn.execute(
-        select(
-            s.c.id,
-            s.c.frame_columns,
-            func.substr(s.c.frame_index, 1, _PREFIX_BYTES),
-            func.substr(s.c.frame_values, 1, _PREFIX_BYTES),
-        ).where(s.c.id.in_(sorted(wanted)))
-    )
+    groups: dict[int, list[int]] = {}  # versions by rows needed, rounded up to a power of two
+    for sid, n in n_rows.items():
+        groups.setdefault(1 << (n - 1).bit_length(), []).append(sid)
+    rows = [
+        row
+        for n, ids in sorted(groups.items())
+        for row in conn.execute(
+            select(
+                s.c.id,
+                s.c.frame_columns,
+                func.substr(s.c.frame_index, 1, _PREFIX_INDEX + 8 * n),
+                func.substr(s.c.frame_values, 1, _PREFIX_VALUES + _PREFIX_ROW * n),
+            ).where(s.c.id.in_(ids))
+        )
+    ]
     for sid, cols, index_prefix, values_prefix in rows:
         decoded = codec.decode_rows_prefix(
             bytes(index_prefix), bytes(values_prefix), len(cols), n_rows[sid]
         )
-        if decoded is None or not _covers(decoded[0], decoded[1], wanted[sid]):
+        if decoded is None:
             full.append(sid)
             continue
         unit, ticks, values = decoded
-        out[sid] = (unit, ticks, {c: k for k, c in enumerate(cols)}, values)
+        frame = (ticks * _NS_PER_TICK[unit], tuple(cols), values)
+        if not _has(frame[0], wanted[sid]):
+            full.append(sid)
+            continue
+        out[sid] = frame
+        _remember((url, sid, info[sid][1]), frame)
     if full:
         for sid, cols, index_blob, values_blob in conn.execute(
             select(s.c.id, s.c.frame_columns, s.c.frame_index, s.c.frame_values).where(
@@ -430,22 +565,22 @@ def _load_frames(
         ):
             unit, ticks = codec.decode_ticks(index_blob)
             values = codec.decode_values(values_blob, len(cols)).reshape(len(ticks), len(cols))
-            out[sid] = (unit, ticks, {c: k for k, c in enumerate(cols)}, values)
+            frame = (ticks * _NS_PER_TICK[unit], tuple(cols), values)
+            out[sid] = frame
+            _remember((url, sid, info[sid][1]), frame)
     return out
 
 
-_NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-
-
-def _covers(
-    unit: str, ticks: np.ndarray[Any, np.dtype[np.int64]], times: list[pd.Timestamp]
+def _has(
+    ticks: np.ndarray[Any, np.dtype[np.int64]], times: np.ndarray[Any, np.dtype[np.int64]]
 ) -> bool:
-    wanted_ns = np.fromiter((t.value for t in times), dtype=np.int64, count=len(times))
-    return bool(np.isin(wanted_ns, ticks * _NS_PER_TICK[unit]).all())
+    """Whether the sorted ``ticks`` hold every one of ``times``."""
+    at = np.searchsorted(ticks, times)
+    return bool((at < len(ticks)).all() and (ticks[np.minimum(at, len(ticks) - 1)] == times).all())
 
 
 def _union_columns(frames: dict[int, _Frame]) -> list[str]:
     seen: dict[str, None] = {}
-    for _, _, cols, _ in frames.values():
-        seen.update(dict.fromkeys(cols))
+    for sid in sorted(frames):  # oldest version first, cached or not
+        seen.update(dict.fromkeys(frames[sid][1]))
     return list(seen)

@@ -11,16 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, literal, select, text, union_all
 
 from energiemodell.store.db import Database
 from energiemodell.store.readings import BUCKET, aggregates_t, latest_revision, readings_t
 from energiemodell.store.schedules import DEFAULT_TZ
+from energiemodell.store.tables import UNIT_OFF_WHERE, UNIT_ON_WHERE, UtcDateTime
 
 LEVEL_SUFFIX = ".level_kwh"
 ON_SUFFIX = ".on"
+#: A ``*.on`` value at or above this is "on" (so are the partial indexes of revision 0006).
+ON_THRESHOLD = 0.5
 #: A raw value older than this is not "the state now"; then the newest aggregate is used.
 DEFAULT_MAX_AGE = timedelta(hours=1)
 
@@ -126,29 +130,52 @@ def _kwkg(
     }
 
 
+def _quantities(conn: Connection) -> list[str]:
+    """Every quantity with raw readings: a skip scan of ``readings(quantity, ts)``.
+
+    One index seek per distinct quantity (about 60), instead of reading a window of polls.
+    """
+    rows = conn.exec_driver_sql(
+        f"WITH RECURSIVE q(name) AS ("  # noqa: S608 - the table name is the store's own
+        f" SELECT min(quantity) FROM {readings_t.name}"
+        f" UNION ALL SELECT (SELECT min(quantity) FROM {readings_t.name} WHERE quantity > q.name)"
+        f" FROM q WHERE q.name IS NOT NULL"
+        f") SELECT name FROM q WHERE name IS NOT NULL"
+    )
+    return [str(name) for (name,) in rows]
+
+
+def _newest_each(conn: Connection, parts: list[Select[Any]]) -> list[tuple[Any, ...]]:
+    """Run one-row look-ups (``ORDER BY ... LIMIT 1`` each) as one statement."""
+    if not parts:
+        return []
+    stmt = parts[0] if len(parts) == 1 else union_all(*(p.subquery().select() for p in parts))
+    return [tuple(row) for row in conn.execute(stmt)]
+
+
 def _latest_values(
-    conn: Connection, *, at: datetime, suffix: str, max_age: timedelta
+    conn: Connection, *, quantities: list[str], at: datetime, suffix: str, max_age: timedelta
 ) -> dict[str, float]:
     """Newest good raw value per quantity ending in ``suffix``, else the newest aggregate."""
     r = readings_t
-    newest = (
-        select(r.c.quantity, func.max(r.c.ts).label("ts"))
-        .where(
-            r.c.ts <= at,
-            r.c.ts > at - max_age,
-            r.c.quality == "good",
-            r.c.value.is_not(None),
-            r.c.quantity.like(f"%{suffix}"),
-        )
-        .group_by(r.c.quantity)
-        .subquery()
-    )
     raw: dict[str, float] = {
         q: float(v)
-        for q, v in conn.execute(
-            select(r.c.quantity, r.c.value).join(
-                newest, (r.c.quantity == newest.c.quantity) & (r.c.ts == newest.c.ts)
-            )
+        for q, v in _newest_each(
+            conn,
+            [
+                select(r.c.quantity, r.c.value)
+                .where(
+                    r.c.quantity == q,
+                    r.c.ts <= at,
+                    r.c.ts > at - max_age,
+                    r.c.quality == "good",
+                    r.c.value.is_not(None),
+                )
+                .order_by(r.c.ts.desc(), r.c.id.desc())
+                .limit(1)
+                for q in quantities
+                if q.endswith(suffix)
+            ],
         )
     }
     a = aggregates_t.alias("a")
@@ -168,19 +195,41 @@ def _latest_values(
     return aggregated | raw
 
 
-def _on_since(conn: Connection, *, at: datetime, quantity: str, on: bool) -> datetime | None:
-    # ORDER BY ts ... LIMIT 1 (not max/min): walks the (quantity, ts) index from the right end
-    # and stops at the first match, instead of reading every reading of the quantity.
+#: The predicates of the partial indexes ``ix_readings_unit_on`` / ``_off``, word for word.
+_IN_STATE = {True: text(UNIT_ON_WHERE), False: text(UNIT_OFF_WHERE)}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _on_since(conn: Connection, *, at: datetime, units_on: Mapping[str, bool]) -> dict[str, Any]:
+    """Since when each ``*.on`` quantity has been in its state (see :class:`StoredState`).
+
+    The last good reading of the other state is one seek in that state's partial index; the
+    first good reading after it one seek in ``readings(quantity, ts)``: both independent of how
+    long the unit has been in its state.
+    """
     r = readings_t
-    other = r.c.value == 0 if on else r.c.value != 0
-    mine = (r.c.quantity == quantity, r.c.ts <= at, r.c.quality == "good")
-    changed = conn.execute(
-        select(r.c.ts).where(*mine, other).order_by(r.c.ts.desc()).limit(1)
-    ).scalar()
-    first = select(r.c.ts).where(*mine).order_by(r.c.ts).limit(1)
-    if changed is not None:
-        first = first.where(r.c.ts > changed)
-    since: datetime | None = conn.execute(first).scalar()
+    parts = []
+    for q, on in units_on.items():
+        switched = (
+            select(r.c.ts)
+            .where(r.c.quantity == q, r.c.ts <= at, _IN_STATE[not on])
+            .order_by(r.c.ts.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        parts.append(
+            select(r.c.quantity, r.c.ts)
+            .where(
+                r.c.quantity == q,
+                r.c.ts <= at,
+                r.c.quality == "good",
+                r.c.ts > func.coalesce(switched, literal(_EPOCH, UtcDateTime())),
+            )
+            .order_by(r.c.ts)
+            .limit(1)
+        )
+    since: dict[str, Any] = dict.fromkeys(units_on)
+    since.update({q: ts for q, ts in _newest_each(conn, parts)})
     return since
 
 
@@ -199,18 +248,22 @@ def plant_state(
     good raw reading no older than ``max_age``, else the newest aggregate mean in that window.
     """
     with db.read() as conn:
-        levels = _latest_values(conn, at=at, suffix=LEVEL_SUFFIX, max_age=max_age)
-        ons = _latest_values(conn, at=at, suffix=ON_SUFFIX, max_age=max_age)
-        units_on = {q.removesuffix(ON_SUFFIX): v >= 0.5 for q, v in ons.items()}
-        on_since = {
-            q.removesuffix(ON_SUFFIX): _on_since(conn, at=at, quantity=q, on=v >= 0.5)
-            for q, v in ons.items()
-        }
+        quantities = _quantities(conn)
+        values = dict(
+            levels=_latest_values(
+                conn, quantities=quantities, at=at, suffix=LEVEL_SUFFIX, max_age=max_age
+            ),
+            ons=_latest_values(
+                conn, quantities=quantities, at=at, suffix=ON_SUFFIX, max_age=max_age
+            ),
+        )
+        states = {q: v >= ON_THRESHOLD for q, v in values["ons"].items()}
+        since = _on_since(conn, at=at, units_on=states)
         return StoredState(
             at=at,
-            levels_kwh={q.removesuffix(LEVEL_SUFFIX): v for q, v in levels.items()},
-            units_on=units_on,
-            on_since=on_since,
+            levels_kwh={q.removesuffix(LEVEL_SUFFIX): v for q, v in values["levels"].items()},
+            units_on={q.removesuffix(ON_SUFFIX): on for q, on in states.items()},
+            on_since={q.removesuffix(ON_SUFFIX): ts for q, ts in since.items()},
             peak_import_kw=_peak(conn, at=at, quantity=import_quantity, tz=tz),
             kwkg_hours_used=_kwkg(conn, at=at, rated_kw=rated_kw or {}, tz=tz),
         )

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -40,6 +41,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+#: Predicates of the partial indexes on good readings of ``*.on`` by state (revision 0006).
+#: Queries that are to use them repeat them word for word (SQLite matches the text).
+UNIT_ON_WHERE = "quantity LIKE '%.on' AND quality = 'good' AND value >= 0.5"
+UNIT_OFF_WHERE = "quantity LIKE '%.on' AND quality = 'good' AND value < 0.5"
 
 #: 64-bit ids on PostgreSQL; SQLite only auto-increments an ``INTEGER PRIMARY KEY``.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -94,10 +100,25 @@ class ReadingRecord(SQLModel, table=True):
 
     __tablename__: ClassVar[str] = "readings"
     # Ids only grow (AUTOINCREMENT on SQLite: never reused after a purge): aggregates record
-    # the newest reading id they include, so a later id is a late reading. Index 2: rev. 0002.
+    # the newest reading id they include, so a later id is a late reading. Index 2: rev. 0002;
+    # the partial indexes of units' states (time in state): rev. 0006.
     __table_args__ = (
         Index(None, "ts"),
         Index(None, "quantity", "ts"),
+        Index(
+            "ix_readings_unit_on",
+            "quantity",
+            "ts",
+            sqlite_where=text(UNIT_ON_WHERE),
+            postgresql_where=text(UNIT_ON_WHERE),
+        ),
+        Index(
+            "ix_readings_unit_off",
+            "quantity",
+            "ts",
+            sqlite_where=text(UNIT_OFF_WHERE),
+            postgresql_where=text(UNIT_OFF_WHERE),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -158,7 +179,11 @@ class ScheduleRecord(SQLModel, table=True):
     """One schedule version, exactly as planned, with what it was planned from."""
 
     __tablename__: ClassVar[str] = "schedules"
-    __table_args__ = (Index(None, "created_at"),)
+    # rev. 0006: plan-versus-actual picks the versions in force from the index alone
+    __table_args__ = (
+        Index(None, "created_at"),
+        Index(None, "created_at", "valid_to", "valid_from", "saved_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     created_at: datetime = Field(sa_type=UtcDateTime, description="When it was planned")

@@ -29,8 +29,8 @@ from energiemodell.store.tables import metadata
 T0 = datetime(2025, 1, 10, 8, 0, tzinfo=UTC)
 
 
-def test_head_is_the_fifth_revision():
-    assert head_revision() == "0005"
+def test_head_is_the_sixth_revision():
+    assert head_revision() == "0006"
 
 
 def test_migrated_schema_matches_the_models(db):

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from energiemodell.store import (
     ReadingRow,
     aggregate_readings,
     kwkg_hours_used,
+    open_db,
     peak_import_so_far,
     plan_vs_actual,
     plant_state,
@@ -20,6 +23,8 @@ from energiemodell.store import (
     save_readings,
     save_schedule,
 )
+from energiemodell.store.schedules import clear_decoded_versions
+from energiemodell.store.state import _on_since
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -191,3 +196,93 @@ def test_plan_versus_actual_reads_rows_beyond_the_prefix_and_irregular_plans(db,
     assert pva.plan.loc[noon + timedelta(minutes=30), "u0.p_kw"] == -99.0
     assert np.isnan(pva.plan.loc[noon + timedelta(minutes=45), "u0.p_kw"])
     assert np.isnan(pva.plan.loc[noon, "u299.p_kw"])  # not a column of that plan
+
+
+def test_time_in_state_uses_the_threshold_and_good_readings_only(db):
+    t = datetime(2025, 6, 2, 0, 0, tzinfo=UTC)
+    rows = []
+    for i in range(6 * 60 * 3):  # three hours of polls
+        ts = t + timedelta(seconds=10 * i)
+        # chp1: 0.2 (off) for the first hour, then 0.8 (on); boiler1: on all along, with a bad
+        # "0" in the last hour that must not count as a switch; hp1: off for three hours
+        rows.append(ReadingRow(ts, "c", "run", "chp1.on", 0.2 if i < 360 else 0.8))
+        bad = i == 900
+        rows.append(
+            ReadingRow(ts, "b", "run", "boiler1.on", 0.0 if bad else 1.0, "bad" if bad else "good")
+        )
+        rows.append(ReadingRow(ts, "h", "run", "hp1.on", 0.0))
+    save_readings(db=db, rows=rows)
+    at = t + timedelta(hours=3)
+    state = plant_state(db=db, at=at)
+    assert state.units_on == {"chp1": True, "boiler1": True, "hp1": False}
+    assert state.on_since == {"chp1": t + timedelta(hours=1), "boiler1": t, "hp1": t}
+    # asked about a time in the past, the readings after it do not count
+    earlier = plant_state(db=db, at=t + timedelta(minutes=30))
+    assert earlier.units_on["chp1"] is False
+    assert earlier.on_since["chp1"] == t
+
+
+def test_the_last_switch_is_found_in_the_partial_index_of_the_other_state(sqlite_db):
+    """The time-in-state query must hit ``ix_readings_unit_off``, else it walks weeks of rows."""
+    stmts: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        stmts.append((statement, parameters))
+
+    sa.event.listen(sqlite_db.engine, "before_cursor_execute", capture)
+    try:
+        with sqlite_db.read() as conn:
+            _on_since(conn, at=datetime(2025, 6, 2, tzinfo=UTC), units_on={"chp1.on": True})
+    finally:
+        sa.event.remove(sqlite_db.engine, "before_cursor_execute", capture)
+    statement, parameters = [s for s in stmts if "readings" in s[0]][-1]
+    with sqlite_db.engine.connect() as conn:
+        plan = " | ".join(
+            r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+    assert "ix_readings_unit_off" in plan, plan
+
+
+def test_plan_versus_actual_asked_again_is_the_same_and_never_stale(
+    sqlite_template, tmp_path, make_schedule
+):
+    """Decoded versions are kept in memory: a second answer is the same; a database replaced
+    under the same URL (restored from a backup, ids reused) is not answered from memory."""
+    day = date(2025, 3, 1)
+    start = datetime(2025, 3, 1, 0, 0, tzinfo=BERLIN).astimezone(UTC)
+    path = tmp_path / "store.sqlite"
+    url = f"sqlite:///{path}"
+    clear_decoded_versions()
+
+    def fill(offset: float) -> int:
+        shutil.copyfile(sqlite_template, path)
+        db = open_db(url)
+        try:
+            sid = 0
+            for k in range(8):  # a new version every 15 minutes, each in force for one interval
+                t = start + timedelta(minutes=15 * k)
+                sid = save_schedule(
+                    db=db,
+                    schedule=make_schedule(t, created_at=t - timedelta(minutes=2), offset=offset),
+                    site_yaml="s",
+                    inputs_summary={},
+                )
+            return sid
+        finally:
+            db.dispose()
+
+    last = fill(0.0)
+    db = open_db(url)
+    first = plan_vs_actual(db=db, day=day)
+    again = plan_vs_actual(db=db, day=day)
+    db.dispose()
+    pd.testing.assert_frame_equal(first.plan, again.plan)
+    pd.testing.assert_series_equal(first.schedule_id, again.schedule_id)
+    assert first.schedule_id.iloc[7] == last
+    assert first.plan["chp1.p_el_kw"].iloc[:8].tolist() == [800.0] * 8
+
+    assert fill(5000.0) == last  # same URL, same ids, other plans
+    db = open_db(url)
+    replaced = plan_vs_actual(db=db, day=day)
+    db.dispose()
+    assert replaced.plan["chp1.p_el_kw"].iloc[:8].tolist() == [5800.0] * 8
