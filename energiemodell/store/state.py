@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, func, literal, select, text, union_all
+from sqlalchemy import Connection, Select, case, func, literal, select, text, union_all
 
 from energiemodell.store.db import Database
 from energiemodell.store.readings import BUCKET, aggregates_t, latest_revision, readings_t
@@ -74,16 +74,70 @@ def peak_import_so_far(
 
 
 def _peak(conn: Connection, *, at: datetime, quantity: str, tz: str) -> float:
-    a = aggregates_t.alias("a")
-    value = conn.execute(
+    a = aggregates_t
+    lo, hi = year_start(at, tz), at - BUCKET
+    period = (a.c.quantity == quantity, a.c.bucket_start >= lo, a.c.bucket_start <= hi)
+    # one scan of the covering index; corrections (rare) are then dealt with on their own
+    top, revised = conn.execute(
+        select(func.max(a.c.value_mean), func.max(a.c.revision)).where(*period)
+    ).one()
+    if not revised:
+        return float(top) if top is not None else 0.0
+    corrected = _corrected(conn, quantities=[quantity], lo=lo, hi=hi)
+    buckets = [b for _, b in corrected]
+    if len(buckets) > _MAX_CORRECTED:  # a history of many corrections: the plain anti-join
+        newest = aggregates_t.alias("a")
+        top = conn.execute(
+            select(func.max(newest.c.value_mean)).where(
+                newest.c.quantity == quantity,
+                newest.c.bucket_start >= lo,
+                newest.c.bucket_start <= hi,
+                latest_revision(newest),
+            )
+        ).scalar()
+        return float(top) if top is not None else 0.0
+    rest = conn.execute(
         select(func.max(a.c.value_mean)).where(
-            a.c.quantity == quantity,
-            a.c.bucket_start >= year_start(at, tz),
-            a.c.bucket_start <= at - BUCKET,
-            latest_revision(a),
+            *period, a.c.revision == 0, a.c.bucket_start.not_in(buckets)
         )
     ).scalar()
-    return float(value) if value is not None else 0.0
+    values = [v for _, v in corrected.values() if v is not None]
+    values += [] if rest is None else [rest]
+    return float(max(values)) if values else 0.0
+
+
+#: More corrected buckets than this in a period: compute without listing them.
+_MAX_CORRECTED = 2000
+
+
+def _corrected(
+    conn: Connection, *, quantities: list[str], lo: datetime, hi: datetime
+) -> dict[tuple[str, datetime], tuple[float | None, float | None]]:
+    """Buckets of ``[lo, hi]`` with correction rows: (first mean, newest mean) of each."""
+    a = aggregates_t
+    newest: dict[tuple[str, datetime], tuple[int, float | None]] = {}
+    for q, bucket, revision, mean in conn.execute(
+        select(a.c.quantity, a.c.bucket_start, a.c.revision, a.c.value_mean).where(
+            a.c.quantity.in_(quantities),
+            a.c.bucket_start >= lo,
+            a.c.bucket_start <= hi,
+            a.c.revision > 0,
+        )
+    ):
+        if (q, bucket) not in newest or revision > newest[q, bucket][0]:
+            newest[q, bucket] = (revision, mean)
+    if not newest or len(newest) > _MAX_CORRECTED:
+        return {k: (None, v) for k, (_, v) in newest.items()}
+    first: dict[tuple[str, datetime], float | None] = {}
+    for q, bucket, mean in conn.execute(
+        select(a.c.quantity, a.c.bucket_start, a.c.value_mean).where(
+            a.c.quantity.in_(quantities),
+            a.c.bucket_start.in_(sorted({b for _, b in newest})),
+            a.c.revision == 0,
+        )
+    ):
+        first[q, bucket] = mean
+    return {k: (first.get(k), v) for k, (_, v) in newest.items()}
 
 
 def kwkg_hours_used(
@@ -110,24 +164,45 @@ def _kwkg(
 ) -> dict[str, float]:
     if not rated_kw:
         return {}
-    a = aggregates_t.alias("a")
-    sums = dict(
-        conn.execute(
-            select(a.c.quantity, func.sum(a.c.value_mean))
-            .where(
-                a.c.quantity.in_(list(rated_kw)),
-                a.c.bucket_start >= year_start(at, tz),
-                a.c.bucket_start <= at - BUCKET,
-                latest_revision(a),
-            )
-            .group_by(a.c.quantity)
-        ).all()
-    )
+    a = aggregates_t
+    lo, hi = year_start(at, tz), at - BUCKET
+    quantities = list(rated_kw)
+    sums: dict[str, float] = {}
+    revised: list[str] = []
+    for q, total, revision in conn.execute(
+        select(
+            a.c.quantity,
+            func.sum(case((a.c.revision == 0, a.c.value_mean))),
+            func.max(a.c.revision),
+        )
+        .where(a.c.quantity.in_(quantities), a.c.bucket_start >= lo, a.c.bucket_start <= hi)
+        .group_by(a.c.quantity)
+    ):
+        sums[q] = float(total or 0.0)
+        if revision:
+            revised.append(q)
+    if revised:
+        corrected = _corrected(conn, quantities=revised, lo=lo, hi=hi)
+        if len(corrected) > _MAX_CORRECTED:  # many corrections: the plain anti-join
+            newest = aggregates_t.alias("a")
+            sums |= {
+                q: float(v or 0.0)
+                for q, v in conn.execute(
+                    select(newest.c.quantity, func.sum(newest.c.value_mean))
+                    .where(
+                        newest.c.quantity.in_(revised),
+                        newest.c.bucket_start >= lo,
+                        newest.c.bucket_start <= hi,
+                        latest_revision(newest),
+                    )
+                    .group_by(newest.c.quantity)
+                )
+            }
+        else:  # the newest mean of each corrected bucket instead of its first
+            for (q, _), (was, now) in corrected.items():
+                sums[q] += (now or 0.0) - (was or 0.0)
     dt_h = BUCKET / timedelta(hours=1)
-    return {
-        q.split(".", 1)[0]: float(sums.get(q) or 0.0) * dt_h / rated
-        for q, rated in rated_kw.items()
-    }
+    return {q.split(".", 1)[0]: sums.get(q, 0.0) * dt_h / rated for q, rated in rated_kw.items()}
 
 
 def _quantities(conn: Connection) -> list[str]:

@@ -286,3 +286,39 @@ def test_plan_versus_actual_asked_again_is_the_same_and_never_stale(
     replaced = plan_vs_actual(db=db, day=day)
     db.dispose()
     assert replaced.plan["chp1.p_el_kw"].iloc[:8].tolist() == [5800.0] * 8
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["few-corrections", "many-corrections"])
+def test_peak_and_kwkg_hours_count_the_newest_revision_of_corrected_buckets(db, monkeypatch, many):
+    from energiemodell.store import aggregates_between, state
+
+    if many:  # the path for a period with more corrected buckets than are listed
+        monkeypatch.setattr(state, "_MAX_CORRECTED", 0)
+    t = datetime(2025, 5, 5, 8, 0, tzinfo=UTC)
+    means = [900.0, 3000.0, 1200.0, 800.0]
+    save_readings(db=db, rows=bucket_rows(t, "grid.import_kw", means))
+    save_readings(db=db, rows=bucket_rows(t, "chp1.p_el_kw", means))
+    aggregate_readings(db=db, until=t + timedelta(hours=1), lookback=timedelta(hours=2))
+    # late readings: the 3000 kW bucket was really lower, the 800 kW one higher
+    late = []
+    for q in ("grid.import_kw", "chp1.p_el_kw"):
+        late += [ReadingRow(t + timedelta(minutes=15, seconds=s), "m", "p", q, 0.0) for s in (3, 7)]
+        late += [
+            ReadingRow(t + timedelta(minutes=45, seconds=s), "m", "p", q, 5000.0) for s in (3, 7)
+        ]
+    save_readings(db=db, rows=late)
+    assert aggregate_readings(db=db, until=t + timedelta(hours=1), lookback=timedelta(hours=2)) == 4
+    newest = aggregates_between(
+        db=db, start=t, end=t + timedelta(hours=1), quantities=["grid.import_kw"]
+    )
+    assert list(newest["revision"]) == [0, 1, 0, 1]
+    expected = newest["value_mean"].tolist()
+    assert expected[1] == pytest.approx(3000.0 * 90 / 92)
+    at = t + timedelta(hours=1)
+    assert peak_import_so_far(db=db, at=at) == pytest.approx(max(expected))
+    assert peak_import_so_far(db=db, at=at) != pytest.approx(3000.0)  # not the superseded one
+    hours = kwkg_hours_used(db=db, at=at, rated_kw={"chp1.p_el_kw": 1000.0})
+    assert hours == {"chp1": pytest.approx(sum(expected) * 0.25 / 1000.0)}
+    state_now = plant_state(db=db, at=at, rated_kw={"chp1.p_el_kw": 1000.0})
+    assert state_now.peak_import_kw == pytest.approx(max(expected))
+    assert state_now.kwkg_hours_used == hours
