@@ -141,10 +141,10 @@ class RemoteControl:
         for dev in self.devices.values():
             if dev.binding.asset != asset or not self.remote(self.authority(dev)):
                 continue
-            for point in ("release", "start_request"):
+            for point in LOCKS:
                 if point in dev.rmap.points and dev.value(point) is False:
                     cap = 0.0
-            for point in ("load_limit_pct", "capacity_limit_pct"):
+            for point in LIMITS:
                 if point in dev.rmap.points and self.fresh(dev, point):
                     cap = min(cap, float(dev.value(point) or 0.0) / 100.0)
         return cap
@@ -204,6 +204,11 @@ class RemoteControl:
         return out
 
 
+LOCKS = ("release", "start_request")
+"""Permissive points that stop a unit while false (:meth:`RemoteControl.cap_pu`)."""
+LIMITS = ("load_limit_pct", "capacity_limit_pct")
+"""Permissive points that cap a unit's output (:meth:`RemoteControl.cap_pu`)."""
+
 SIGNED_POINTS: dict[tuple[str, str], tuple[str, str]] = {
     ("bms_gateway", "tes_charge_kw_set"): ("thermal_storage", "charge_kw"),
     ("bms_gateway", "battery_p_kw_set"): ("battery", "discharge_kw"),
@@ -238,7 +243,7 @@ def bind_setpoints(
                 problems.append(Problem(site.source, where, msg, hint))
             elif column in followed:
                 out[column] = (dev.name, point)
-            else:
+            elif point not in LOCKS + LIMITS:  # permissives act through RemoteControl.cap_pu
                 logger.warning("%s: the simulator does not follow setpoint %s", dev.name, column)
     return out, problems
 

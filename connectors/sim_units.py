@@ -86,17 +86,19 @@ class Unit:
         return min(max(target_kw, self.min_kw), cap)
 
     def move(self, target_kw: float, cap_pu: float, dt_s: float) -> None:
-        """Ramp toward the feasible target for ``dt_s`` seconds and count starts and hours."""
+        """Ramp toward the feasible target for ``dt_s`` seconds and count starts and hours.
+
+        Start-ups and load changes follow the ramp; a unit told to stop (or locked off) stops
+        within the step, as the model assumes.
+        """
         self.cap_pu = min(max(cap_pu, 0.0), 1.0)
         goal = self.feasible(target_kw, cap_pu)
         was_on = self.on
-        if self.ramp_kw_per_min is None:
-            new = goal
+        if self.ramp_kw_per_min is None or goal <= EPS:
+            new = goal  # a stop is immediate, as in the model (a stop frees the ramp limit)
         else:
             step = self.ramp_kw_per_min * dt_s / 60.0
             new = self.output_kw + min(max(goal - self.output_kw, -step), step)
-        if goal <= EPS and new < self.min_kw + EPS:
-            new = 0.0  # ramped down to minimum load with nothing to do: the unit stops
         self.set_output(new, was_on=was_on)
         if self.on:
             self.run_h += dt_s / 3600.0

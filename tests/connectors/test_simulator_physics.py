@@ -11,6 +11,7 @@ import pytest
 
 from connectors.errors import WriteRejected
 from connectors.overrides import site_devices_or_file
+from connectors.sim_units import Unit
 from connectors.simulator import PaceDriver, PlantSimulator, SimulatorConfig, StepRecord
 from connectors.writer import Heartbeat, MemorySink, SafeWriter
 from energiemodell.errors import SiteError
@@ -137,7 +138,7 @@ def test_units_respect_capacity_minimum_load_and_ramp(day):
         for n in ("chp1", "chp2"):
             p = f[f"{n}.p_el_kw"]
             assert 0 <= p <= 800 + TOL
-            if f"{n}.p_el_kw" in prev:  # start_time_min 5 -> 160 kW/min; steps are one minute
+            if f"{n}.p_el_kw" in prev and p > 0:  # 160 kW/min (start_time_min 5); stops: at once
                 assert abs(p - prev[f"{n}.p_el_kw"]) <= 160 * r.dt_s / 60 + TOL
         prev = {col: f[col] for col in mins}
 
@@ -304,3 +305,14 @@ def test_local_boilers_cover_what_remote_chps_do_not_give(reference_site: Site):
     assert max(r.flows["unserved.heat_kw"] for r in records) == 0
     for r in records:
         assert_balances(site, r)
+
+
+def test_start_ups_ramp_and_stops_are_immediate():
+    """As in the model: load changes follow the ramp, a stop frees it (no drive heat lingers)."""
+    u = Unit("absorption", "absorption", "absorption.cold_kw", 500.0, ramp_kw_per_min=25.0)
+    for expected in (25.0, 50.0, 75.0):  # from zero to full in its start time: 25 kW/min
+        u.move(500.0, 1.0, 60.0)
+        assert u.output_kw == pytest.approx(expected)
+    u.move(500.0, 0.0, 60.0)  # locked off (release false)
+    assert u.output_kw == 0
+    assert not u.on
