@@ -5,7 +5,8 @@ Three strategies share one cost accounting:
 - ``perfect_foresight``: plan ``window_h`` (48 h) on the real data, commit the first block
   (``commit_h``, 24 h: one local day), carry the state, move on;
 - ``mpc``: as the live loop runs: every ``replan_min`` a :class:`~energiemodell.forecast.Forecaster`
-  predicts the horizon from what is known then, the plan is made on the forecast, and its
+  (by default the loop's :class:`~energiemodell.forecast.ProfileForecaster`) predicts the
+  horizon from what is known then, the plan is made on the forecast, and its
   setpoints (CHP output and status, battery flows) meet the real demand, which boilers,
   chillers, stores and flexible loads balance;
 - ``heat_led``: the conventional rules of :mod:`energiemodell.heat_led`, the baseline.
@@ -32,7 +33,15 @@ The modules: :mod:`~energiemodell.rolling.windows` (options, block boundaries),
 from energiemodell.rolling.carry import carry_state
 from energiemodell.rolling.costing import Block
 from energiemodell.rolling.run import RollingResult, run_rolling
-from energiemodell.rolling.strategies import HISTORY_DAYS, setpoint_columns
+from energiemodell.rolling.strategies import (
+    DEFAULT_FORECAST,
+    FORECASTERS,
+    HISTORY_DAYS,
+    ForecastName,
+    history_known_at,
+    make_forecaster,
+    setpoint_columns,
+)
 from energiemodell.rolling.valuation import default_storage_values, value_storage
 from energiemodell.rolling.windows import (
     STRATEGIES,
@@ -43,9 +52,12 @@ from energiemodell.rolling.windows import (
 )
 
 __all__ = [
+    "DEFAULT_FORECAST",
+    "FORECASTERS",
     "HISTORY_DAYS",
     "STRATEGIES",
     "Block",
+    "ForecastName",
     "RollingOptions",
     "RollingResult",
     "Strategy",
@@ -53,6 +65,8 @@ __all__ = [
     "carry_state",
     "count_blocks",
     "default_storage_values",
+    "history_known_at",
+    "make_forecaster",
     "run_rolling",
     "setpoint_columns",
     "value_storage",

@@ -11,11 +11,16 @@ from typing import Any
 import pandas as pd
 
 from energiemodell.errors import SiteError
-from energiemodell.forecast import Forecaster, PersistenceForecaster
+from energiemodell.forecast import Forecaster
 from energiemodell.model.data import horizon_data
 from energiemodell.rolling.carry import carry_state
 from energiemodell.rolling.costing import Block, Planners, block_record, evaluate_committed
-from energiemodell.rolling.strategies import HISTORY_DAYS, decide
+from energiemodell.rolling.strategies import (
+    DEFAULT_FORECAST,
+    HISTORY_DAYS,
+    decide,
+    make_forecaster,
+)
 from energiemodell.rolling.valuation import default_storage_values, value_storage
 from energiemodell.rolling.windows import (
     STRATEGIES,
@@ -70,8 +75,11 @@ def run_rolling(
 ) -> RollingResult:
     """Run ``strategy`` from ``start`` to ``end`` (UTC, end exclusive) block by block.
 
-    ``progress(1)`` is called after each committed block. Raises :class:`SiteError` before any
-    solve if the series do not cover the period.
+    ``forecaster`` is mpc's (default: the live loop's,
+    :class:`~energiemodell.forecast.ProfileForecaster`); it sees only what was known at each
+    decision time (:func:`~energiemodell.rolling.strategies.history_known_at`). ``progress(1)``
+    is called after each committed block. Raises :class:`SiteError` before any solve if the
+    series do not cover the period.
     """
     t_wall = time.perf_counter()
     options = options or RollingOptions()
@@ -102,7 +110,7 @@ def run_rolling(
         site, values = value_storage(site, defaults, options.storage_value_eur_per_mwh)
     counts = horizon_data(site, in_run, start_state).peak_counts
     planners = Planners(site, options.eval_gap_pu)
-    forecaster = forecaster or PersistenceForecaster()
+    forecaster = forecaster or make_forecaster(DEFAULT_FORECAST)
     st, year = start_state, int(start.tz_convert(site.timezone).year)
     frames: list[pd.DataFrame] = []
     blocks: list[Block] = []
