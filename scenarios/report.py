@@ -248,11 +248,14 @@ def write_report(result: ScenarioResult, path: Path) -> None:
     if spec.baseline and spec.strategy != "heat_led":
         figs.append(_savings(result))
     basis = "; ".join(sorted({r.peak_charge_basis for r in result.results}))
+    strategy: str = spec.strategy
+    if strategy == "mpc":
+        strategy += f" ({spec.forecaster} forecaster)"
     sections = [
         f"<h1>Scenario {html.escape(spec.name)}</h1>",
         f"<p>{html.escape(spec.description)}</p>",
         f"<p class='note'>Period {spec.period.start} to {spec.period.end} (local, end exclusive), "
-        f"strategy {spec.strategy}. Costs: the planner's accounting of committed intervals, "
+        f"strategy {strategy}. Costs: the planner's accounting of committed intervals, "
         f"including the change of stored value; peak charge: {html.escape(basis)}.</p>",
         _table(totals, cols),
         *[_figure_html(f, i == 0) for i, f in enumerate(figs)],

@@ -24,11 +24,13 @@ from typing import Any, Protocol
 import pandas as pd
 
 from energiemodell.errors import SiteError
+from energiemodell.forecast import Forecaster
 from energiemodell.rolling import (
     RollingOptions,
     RollingResult,
     Strategy,
     count_blocks,
+    make_forecaster,
     run_rolling,
 )
 from energiemodell.site import Site
@@ -96,6 +98,11 @@ def _options(spec: ScenarioSpec) -> RollingOptions:
         replan_min=r.replan_min,
         storage_value_eur_per_mwh=dict(r.storage_value_eur_per_mwh),
     )
+
+
+def forecaster_of(spec: ScenarioSpec, strategy: Strategy) -> Forecaster | None:
+    """The forecaster a run of ``strategy`` uses: the spec's under mpc, none otherwise."""
+    return make_forecaster(spec.forecaster) if strategy == "mpc" else None
 
 
 def _check_period(site: Site, start: pd.Timestamp, end: pd.Timestamp, source: str) -> None:
@@ -170,6 +177,7 @@ def run_task(task: Task, progress: Progress | Any = None) -> TaskResult:
         strategy=task.strategy,
         state=state,
         options=_options(spec),
+        forecaster=forecaster_of(spec, task.strategy),
         progress=progress,
     )
     kpis, basis = period_kpis(result)
@@ -287,6 +295,7 @@ class ScenarioResult:
                     "run": r.task.label,
                     "kind": r.task.kind,
                     "strategy": r.task.strategy,
+                    "forecast": self.spec.forecaster if r.task.strategy == "mpc" else None,
                     "sweep_value": r.task.sweep_value,
                     "windows": r.task.windows,
                     "wall_s": r.wall_s,

@@ -18,12 +18,16 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from energiemodell.errors import Problem, SiteError
 
 StrategyName = Literal["perfect_foresight", "mpc", "heat_led"]
+ForecastName = Literal["profile", "persistence"]
+"""mpc's forecasters (as :data:`energiemodell.rolling.FORECASTERS`)."""
 Scalar = float | int | str | bool | None
 Value = Scalar | list[Any] | dict[str, Any]
 
@@ -168,11 +172,30 @@ class ScenarioSpec(Model):
     base_site: str = Field(description="Shipped site name or path (relative to the scenario file)")
     period: Period
     strategy: StrategyName
+    forecast: ForecastName | None = Field(
+        default=None, description="mpc only: the forecaster (default profile, as the live loop)"
+    )
     changes: list[Change] = Field(default_factory=list)
     sweep: Sweep | None = None
     baseline: bool = Field(default=True, description="Also run the heat-led rules on each site")
     rolling: RollingSettings = Field(default_factory=RollingSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @field_validator("forecast")
+    @classmethod
+    def _forecast_is_for_mpc(
+        cls, value: ForecastName | None, info: ValidationInfo
+    ) -> ForecastName | None:
+        strategy = info.data.get("strategy")
+        if value is not None and strategy is not None and strategy != "mpc":
+            msg = f"only the mpc strategy forecasts; remove forecast for strategy {strategy}"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def forecaster(self) -> ForecastName:
+        """The forecaster mpc runs: ``forecast``, or the live loop's default (profile)."""
+        return self.forecast or "profile"
 
 
 def _problem_path(loc: tuple[Any, ...]) -> str:

@@ -86,6 +86,11 @@ def test_broken_change_is_refused_before_any_solve(
             ["sweep", "from, to and step"],
         ),
         ({"rolling": {"commit_h": 0.1}}, ["rolling.commit_h", "multiple of the site step"]),
+        (
+            {"strategy": "mpc", "forecast": "oracle"},
+            ["forecast: Input should be 'profile' or 'persistence'"],
+        ),
+        ({"forecast": "persistence"}, ["forecast: only the mpc strategy forecasts"]),
     ],
 )
 @pytest.mark.usefixtures("no_solver")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from scenarios.executors import DaskExecutor, LocalExecutor
@@ -71,3 +72,28 @@ def test_worker_processes_give_the_in_process_kpis(tmp_path: Path) -> None:
     _assert_same_kpis(serial, parallel)
     small, big = (r.kpis[TOTAL] for r in parallel.results)
     assert small["cost_eur"] != big["cost_eur"]  # the sweep reached the workers
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_mpc_on_worker_processes_gives_the_in_process_kpis(tmp_path: Path) -> None:
+    # a June morning where the forecast decides whether the CHP runs
+    doc = {
+        **SMOKE,
+        "name": "mpc_sweep",
+        "strategy": "mpc",
+        "period": {"start": "2024-06-11T10:00:00", "end": "2024-06-11T12:00:00"},
+        "rolling": {"window_h": 12, "replan_min": 60},
+        "baseline": False,
+        "changes": [],
+        "sweep": {"path": "assets.tes_heat.capacity_kwh", "values": [1750, 3500]},
+    }
+    path = write_scenario(tmp_path, doc)
+    spec = load_spec(path)
+    parallel = run_scenario(spec, path, LocalExecutor(workers=2))
+    serial = run_scenario(spec, path, LocalExecutor(workers=1))
+    assert [r.task.windows for r in parallel.results] == [2, 2]
+    assert [run["forecast"] for run in parallel.run_json()["runs"]] == ["profile", "profile"]
+    _assert_same_kpis(serial, parallel)
+    for a, b in zip(serial.results, parallel.results, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame)

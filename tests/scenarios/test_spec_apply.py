@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pandas as pd
 import pytest
 
 from energiemodell.errors import SiteError
+from energiemodell.forecast import PersistenceForecaster, ProfileForecaster
+from energiemodell.rolling import DEFAULT_FORECAST, FORECASTERS
 from energiemodell.site import Site
 from scenarios.apply import apply_changes, outages, sweep_changes
-from scenarios.runner import prepare
-from scenarios.spec import load_spec, spec_from_dict
+from scenarios.runner import forecaster_of, prepare
+from scenarios.spec import ForecastName, load_spec, spec_from_dict
 from tests.scenarios.conftest import SMOKE, write_scenario
 
 LIBRARY = Path(__file__).parents[2] / "scenarios" / "library"
@@ -141,3 +144,21 @@ def test_library_scenarios_are_valid(path: Path) -> None:
 def test_library_has_the_worked_scenarios() -> None:
     names = {p.stem for p in LIBRARY.glob("*.yaml")}
     assert len(names) >= 7
+
+
+def test_mpc_forecasts_with_the_profile_forecaster_unless_told() -> None:
+    spec = spec_from_dict({**SMOKE, "strategy": "mpc"})
+    assert spec.forecaster == "profile"
+    assert type(forecaster_of(spec, "mpc")) is ProfileForecaster
+    assert forecaster_of(spec, "heat_led") is None  # the baseline forecasts nothing
+    told = spec_from_dict({**SMOKE, "strategy": "mpc", "forecast": "persistence"})
+    assert type(forecaster_of(told, "mpc")) is PersistenceForecaster
+    # a task's spec, dumped and read again on a worker, still validates
+    for s in (spec, told, spec_from_dict(SMOKE)):
+        again = spec_from_dict(s.model_dump(mode="json", by_alias=True, exclude_none=False))
+        assert again.forecaster == s.forecaster
+
+
+def test_the_spec_offers_the_forecasters_rolling_runs() -> None:
+    assert set(get_args(ForecastName)) == set(FORECASTERS)
+    assert spec_from_dict({**SMOKE, "strategy": "mpc"}).forecaster == DEFAULT_FORECAST

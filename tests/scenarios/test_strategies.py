@@ -115,5 +115,5 @@ def test_mpc_plans_on_forecasts_and_meets_real_demand(tmp_path: Path) -> None:
     mpc, hl = _run(result, "scenario"), _run(result, "baseline")
     assert mpc["windows"] == 2
     assert mpc["unserved_kwh"] == 0.0
-    # planned on a persistence forecast, dispatched against real demand: still a saving
+    # planned on the profile forecast, dispatched against real demand: still a saving
     assert mpc["cost_eur"] < hl["cost_eur"]
