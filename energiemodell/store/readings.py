@@ -131,9 +131,9 @@ def readings_between(
 # --- aggregation --------------------------------------------------------------------------------
 
 
-def _bucket_number(conn: Connection, column: ColumnElement[datetime]) -> ColumnElement[int]:
+def bucket_number(dialect: str, column: ColumnElement[datetime]) -> ColumnElement[int]:
     """Build SQL for the bucket number (seconds since the epoch // 900) of a timestamp column."""
-    if conn.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return cast(func.strftime("%s", column), Integer) // BUCKET_S
     return cast(func.floor(func.extract("epoch", column) / BUCKET_S), BigInteger)
 
@@ -174,7 +174,7 @@ def _aggregate(conn: Connection, *, since: datetime, until: datetime) -> int:
         conn.exec_driver_sql(f"LOCK TABLE {readings_t.name} IN SHARE MODE")
     r = readings_t
     good = r.c.quality == "good"
-    bucket = _bucket_number(conn, r.c.ts).label("bucket")
+    bucket = bucket_number(conn.dialect.name, r.c.ts).label("bucket")
     stats = conn.execute(
         select(
             r.c.quantity,

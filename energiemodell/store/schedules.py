@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from itertools import chain
 from typing import Any, Protocol, TypeVar, overload
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    bindparam,
     cast,
     func,
     insert,
@@ -40,10 +42,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from energiemodell.store import codec
 from energiemodell.store.db import Database
-from energiemodell.store.readings import _bucket_number, aggregates_t, latest_revision
+from energiemodell.store.readings import aggregates_t, bucket_number, latest_revision
 from energiemodell.store.tables import (
     ScheduleRecord,
     SiteVersionRecord,
+    UtcDateTime,
     table_of,
 )
 
@@ -342,24 +345,12 @@ def plan_vs_actual(
     start, end = local_day_bounds(day, tz)
     intervals = pd.date_range(start, end, freq="15min", inclusive="left")
     ns = intervals.as_unit("ns").asi8
-    s = schedules_t
     with db.read() as conn:
         # times as integer microseconds: no datetime objects for a few hundred versions
+        # times as integer microseconds: no datetime objects for a few hundred versions
+        params = {"end": end, "oldest": start - MAX_PLAN_AGE, "start": start}
         versions = np.fromiter(
-            chain.from_iterable(
-                conn.execute(
-                    select(
-                        s.c.id,
-                        _micros(conn, s.c.created_at),
-                        _micros(conn, s.c.valid_from),
-                        _micros(conn, s.c.valid_to),
-                        _micros(conn, s.c.saved_at),
-                    )
-                    .where(s.c.created_at < end, s.c.created_at >= start - MAX_PLAN_AGE)
-                    .where(s.c.valid_to > start)
-                    .order_by(s.c.created_at, s.c.id)
-                )
-            ),
+            chain.from_iterable(conn.execute(_versions_statement(conn.dialect.name), params)),
             dtype=np.int64,
         ).reshape(-1, 5)
         chosen = _versions_in_force(versions, ns // 1000)
@@ -407,14 +398,8 @@ def _bucket_means(
     out = np.full((len(ns), len(quantities)), np.nan)
     if not quantities or not len(ns):
         return out
-    a = aggregates_t.alias("a")
     rows = conn.execute(
-        select(_bucket_number(conn, a.c.bucket_start), a.c.quantity, a.c.value_mean).where(
-            a.c.quantity.in_(quantities),
-            a.c.bucket_start >= start,
-            a.c.bucket_start < end,
-            latest_revision(a),
-        )
+        _means_statement(conn.dialect.name), {"qs": quantities, "start": start, "end": end}
     ).all()
     if not rows:
         return out
@@ -429,9 +414,45 @@ def _bucket_means(
     return out
 
 
-def _micros(conn: Connection, column: ColumnElement[datetime]) -> ColumnElement[int]:
+@lru_cache(maxsize=4)
+def _versions_statement(dialect: str) -> Select[Any]:
+    """Versions that may be in force in ``[start, end)``: id and times in microseconds.
+
+    Built once (with bound parameters): building a statement costs more than running it here.
+    """
+    s = schedules_t
+    return (
+        select(
+            s.c.id,
+            _micros(dialect, s.c.created_at),
+            _micros(dialect, s.c.valid_from),
+            _micros(dialect, s.c.valid_to),
+            _micros(dialect, s.c.saved_at),
+        )
+        .where(
+            s.c.created_at < bindparam("end", type_=UtcDateTime()),
+            s.c.created_at >= bindparam("oldest", type_=UtcDateTime()),
+            s.c.valid_to > bindparam("start", type_=UtcDateTime()),
+        )
+        .order_by(s.c.created_at, s.c.id)
+    )
+
+
+@lru_cache(maxsize=4)
+def _means_statement(dialect: str) -> Select[Any]:
+    """Newest means of quantities ``qs`` in ``[start, end)``, the bucket as a number."""
+    a = aggregates_t.alias("a")
+    return select(bucket_number(dialect, a.c.bucket_start), a.c.quantity, a.c.value_mean).where(
+        a.c.quantity.in_(bindparam("qs", expanding=True)),
+        a.c.bucket_start >= bindparam("start", type_=UtcDateTime()),
+        a.c.bucket_start < bindparam("end", type_=UtcDateTime()),
+        latest_revision(a),
+    )
+
+
+def _micros(dialect: str, column: ColumnElement[datetime]) -> ColumnElement[int]:
     """SQL for a timestamp column as integer microseconds since the epoch (exact)."""
-    if conn.dialect.name == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UtcDateTime)
+    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UtcDateTime)
         seconds = cast(func.strftime("%s", column), BigInteger)
         return seconds * 1_000_000 + cast(func.substr(column, 21, 6), BigInteger)
     return cast(func.extract("epoch", column) * 1_000_000, BigInteger)

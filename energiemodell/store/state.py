@@ -11,10 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, case, func, literal, select, text, union_all
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+)
 
 from energiemodell.store.db import Database
 from energiemodell.store.readings import BUCKET, aggregates_t, latest_revision, readings_t
@@ -220,39 +232,46 @@ def _quantities(conn: Connection) -> list[str]:
     return [str(name) for (name,) in rows]
 
 
-def _newest_each(conn: Connection, parts: list[Select[Any]]) -> list[tuple[Any, ...]]:
-    """Run one-row look-ups (``ORDER BY ... LIMIT 1`` each) as one statement."""
-    if not parts:
-        return []
-    stmt = parts[0] if len(parts) == 1 else union_all(*(p.subquery().select() for p in parts))
-    return [tuple(row) for row in conn.execute(stmt)]
+def _union(parts: list[Select[Any]]) -> Executable:
+    """One statement for one-row look-ups (``ORDER BY ... LIMIT 1`` each)."""
+    return parts[0] if len(parts) == 1 else union_all(*(p.subquery().select() for p in parts))
+
+
+@lru_cache(maxsize=32)
+def _newest_statement(n: int) -> Executable:
+    """Newest good value of each of ``n`` quantities (``q0``...) in ``(lo, at]``: one statement.
+
+    Built once per ``n`` with bound parameters: building the statement costs more than
+    running it.
+    """
+    r = readings_t
+    return _union(
+        [
+            select(r.c.quantity, r.c.value)
+            .where(
+                r.c.quantity == bindparam(f"q{k}"),
+                r.c.ts <= bindparam("at", type_=UtcDateTime()),
+                r.c.ts > bindparam("lo", type_=UtcDateTime()),
+                r.c.quality == "good",
+                r.c.value.is_not(None),
+            )
+            .order_by(r.c.ts.desc(), r.c.id.desc())
+            .limit(1)
+            for k in range(n)
+        ]
+    )
 
 
 def _latest_values(
     conn: Connection, *, quantities: list[str], at: datetime, suffix: str, max_age: timedelta
 ) -> dict[str, float]:
     """Newest good raw value per quantity ending in ``suffix``, else the newest aggregate."""
-    r = readings_t
-    raw: dict[str, float] = {
-        q: float(v)
-        for q, v in _newest_each(
-            conn,
-            [
-                select(r.c.quantity, r.c.value)
-                .where(
-                    r.c.quantity == q,
-                    r.c.ts <= at,
-                    r.c.ts > at - max_age,
-                    r.c.quality == "good",
-                    r.c.value.is_not(None),
-                )
-                .order_by(r.c.ts.desc(), r.c.id.desc())
-                .limit(1)
-                for q in quantities
-                if q.endswith(suffix)
-            ],
-        )
-    }
+    mine = [q for q in quantities if q.endswith(suffix)]
+    raw: dict[str, float] = {}
+    if mine:
+        params: dict[str, Any] = {f"q{k}": q for k, q in enumerate(mine)}
+        rows = conn.execute(_newest_statement(len(mine)), params | {"at": at, "lo": at - max_age})
+        raw = {q: float(v) for q, v in rows}
     a = aggregates_t.alias("a")
     aggregated: dict[str, float] = {}
     for q, v in conn.execute(
@@ -275,19 +294,20 @@ _IN_STATE = {True: text(UNIT_ON_WHERE), False: text(UNIT_OFF_WHERE)}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _on_since(conn: Connection, *, at: datetime, units_on: Mapping[str, bool]) -> dict[str, Any]:
-    """Since when each ``*.on`` quantity has been in its state (see :class:`StoredState`).
+@lru_cache(maxsize=64)
+def _since_statement(states: tuple[bool, ...]) -> Executable:
+    """Time in state of units ``q0``... that are on/off as ``states``: one statement.
 
     The last good reading of the other state is one seek in that state's partial index; the
-    first good reading after it one seek in ``readings(quantity, ts)``: both independent of how
-    long the unit has been in its state.
+    first good reading after it one seek in ``readings(quantity, ts)``.
     """
     r = readings_t
+    at = bindparam("at", type_=UtcDateTime())
     parts = []
-    for q, on in units_on.items():
+    for k, on in enumerate(states):
         switched = (
             select(r.c.ts)
-            .where(r.c.quantity == q, r.c.ts <= at, _IN_STATE[not on])
+            .where(r.c.quantity == bindparam(f"q{k}"), r.c.ts <= at, _IN_STATE[not on])
             .order_by(r.c.ts.desc())
             .limit(1)
             .scalar_subquery()
@@ -295,7 +315,7 @@ def _on_since(conn: Connection, *, at: datetime, units_on: Mapping[str, bool]) -
         parts.append(
             select(r.c.quantity, r.c.ts)
             .where(
-                r.c.quantity == q,
+                r.c.quantity == bindparam(f"q{k}"),
                 r.c.ts <= at,
                 r.c.quality == "good",
                 r.c.ts > func.coalesce(switched, literal(_EPOCH, UtcDateTime())),
@@ -303,8 +323,19 @@ def _on_since(conn: Connection, *, at: datetime, units_on: Mapping[str, bool]) -
             .order_by(r.c.ts)
             .limit(1)
         )
+    return _union(parts)
+
+
+def _on_since(conn: Connection, *, at: datetime, units_on: Mapping[str, bool]) -> dict[str, Any]:
+    """Since when each ``*.on`` quantity has been in its state (see :class:`StoredState`).
+
+    Independent of how long the unit has been in its state (two index seeks per unit).
+    """
     since: dict[str, Any] = dict.fromkeys(units_on)
-    since.update({q: ts for q, ts in _newest_each(conn, parts)})
+    if units_on:
+        params: dict[str, Any] = {f"q{k}": q for k, q in enumerate(units_on)}
+        statement = _since_statement(tuple(units_on.values()))
+        since.update({q: ts for q, ts in conn.execute(statement, params | {"at": at})})
     return since
 
 
