@@ -2,7 +2,8 @@
 
 A Forecast is a DataFrame on a UTC :class:`pandas.DatetimeIndex` at the site step, with the
 columns of :data:`energiemodell.site.FORECAST_COLUMNS` plus ``demand.<carrier>_critical_pu`` and
-``price.is_forecast`` (True where a price is a forecast rather than a published value).
+``price.is_forecast`` (True where a price is a forecast rather than a published value); the
+forecasters of :mod:`energiemodell.forecast` add ``weather.is_fallback``.
 
 Resampling rules, by column kind, when a file's resolution differs from the site step:
 
