@@ -43,6 +43,7 @@ from energiemodell.store import (
     Database,
     ReadingRow,
     aggregate_readings,
+    clear_decoded_versions,
     latest_schedule_info,
     open_db,
     peak_import_so_far,
@@ -53,7 +54,6 @@ from energiemodell.store import (
     save_schedule,
     upgrade,
 )
-from energiemodell.store.schedules import clear_decoded_versions
 from energiemodell.store.state import _on_since  # the time-in-state look-up alone
 
 PG_DEFAULT = os.environ.get(

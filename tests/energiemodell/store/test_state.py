@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from energiemodell.store import (
     ReadingRow,
     aggregate_readings,
+    clear_decoded_versions,
     kwkg_hours_used,
     open_db,
     peak_import_so_far,
@@ -23,7 +24,6 @@ from energiemodell.store import (
     save_readings,
     save_schedule,
 )
-from energiemodell.store.schedules import clear_decoded_versions
 from energiemodell.store.state import _on_since
 
 BERLIN = ZoneInfo("Europe/Berlin")
