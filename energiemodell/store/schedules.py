@@ -483,17 +483,17 @@ _Frame = tuple[
 
 #: Leading bytes of each compressed blob fetched first, for the rows needed (a version is
 #: normally in force for its first interval only): the zlib header and block tables, then up to
-#: 64 columns of 8 bytes a row, as they compress at worst. More columns: the whole blob.
+#: 128 columns of 8 bytes a row, as they compress at worst. More columns: the whole blob.
 _PREFIX_INDEX = 256
 _PREFIX_VALUES = 1024
-_PREFIX_ROW = 64 * 8 + 64
+_PREFIX_ROW = 128 * 8 + 64
 _NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 BUCKET_NS = 900 * 1_000_000_000
 
 #: Decoded rows of schedule versions, by (database, id, saved_at): versions are never edited,
 #: and ``saved_at`` tells a version from another with a reused id (a restored database).
 _CACHE: OrderedDict[tuple[str, int, int], _Frame] = OrderedDict()
-_CACHE_SIZE = 2048  # three weeks of versions at 96 a day; a few kB each
+_CACHE_SIZE = 2048  # three weeks of versions at 96 a day; the rows used, a few kB each
 _CACHE_LOCK = threading.Lock()
 
 
@@ -586,7 +586,10 @@ def _load_frames(
         ):
             unit, ticks = codec.decode_ticks(index_blob)
             values = codec.decode_values(values_blob, len(cols)).reshape(len(ticks), len(cols))
-            frame = (ticks * _NS_PER_TICK[unit], tuple(cols), values)
+            ns_ticks = ticks * _NS_PER_TICK[unit]
+            # keep (and cache) the rows up to the last one needed, not the whole horizon
+            n = int(np.searchsorted(ns_ticks, wanted[sid].max(), side="right"))
+            frame = (ns_ticks[:n].copy(), tuple(cols), values[:n].copy())
             out[sid] = frame
             _remember((url, sid, info[sid][1]), frame)
     return out
