@@ -30,10 +30,11 @@ from energiemodell.timeseries import (
 )
 from energiemodell.validate import check_site
 from scheduler.cli_db import db_app
+from scheduler.cli_demo import demo
 from scheduler.cli_devices import devices_app
 from scheduler.cli_import import import_app
 from scheduler.cli_operator import alarms_app, approve, override_app, reject
-from scheduler.cli_run import demo, release, run
+from scheduler.cli_run import release, run
 from scheduler.cli_scenario import scenario_app
 from scheduler.cli_serve import serve
 from scheduler.cli_simulate import simulate
