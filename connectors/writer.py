@@ -14,8 +14,10 @@ MODBUS.md section 2.6):
   drops them (at ``refresh_fraction`` of ``revert_s``).
 * Every write is read back; a differing or unreadable read-back is ``not_confirmed``.
 
-:class:`Heartbeat` increments the device's heartbeat register every few seconds on its own
-thread, independent of the plan; :func:`enable_remote` is the remote-enable handshake.
+The reports and sinks live in :mod:`connectors.write_reports`; the heartbeat and the remote-enable
+handshake (:class:`Heartbeat`, :func:`enable_remote`, :func:`release_remote`) in
+:mod:`connectors.handshake`. This module re-exports both, so ``from connectors.writer import ...``
+keeps working.
 """
 
 from __future__ import annotations
@@ -23,85 +25,36 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Protocol
 
 from connectors.device import Clock, Device, Quality, utc_now
-from connectors.errors import ConnectorError, DeviceUnavailable, WriteRejected
-from connectors.registers import DataType, Limits, RegisterMap, Role, Value, resolution
+from connectors.errors import ConnectorError, WriteRejected
+from connectors.handshake import (
+    Heartbeat,
+    enable_remote,
+    release_remote,
+    remote_state,
+    wait_for_state,
+)
+from connectors.registers import DataType, Limits, RegisterMap, Value, resolution
+from connectors.write_reports import MemorySink, WriteReport, WriteResult, WriteSink
+
+__all__ = [
+    "Heartbeat",
+    "MemorySink",
+    "SafeWriter",
+    "WriteReport",
+    "WriteResult",
+    "WriteSink",
+    "check_value",
+    "enable_remote",
+    "release_remote",
+    "remote_state",
+    "wait_for_state",
+]
 
 logger = logging.getLogger(__name__)
-
-
-class WriteResult(StrEnum):
-    """What became of a write."""
-
-    CONFIRMED = "confirmed"
-    UNCHANGED = "unchanged"
-    REFUSED = "refused"
-    NOT_CONFIRMED = "not_confirmed"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class WriteReport:
-    """One write attempt, as the store records it.
-
-    ``requested`` is what the caller asked for; ``written`` what was sent after snapping (``None``
-    if nothing was sent); ``read_back`` the value read afterwards (``None`` if unreadable).
-    """
-
-    ts: datetime
-    device: str
-    point: str
-    requested: Value
-    written: Value | None
-    read_back: Value | None
-    reason: str
-    result: WriteResult
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the device now holds the value (written and confirmed, or already there)."""
-        return self.result in (WriteResult.CONFIRMED, WriteResult.UNCHANGED)
-
-    def as_dict(self) -> dict[str, object]:
-        """Return the report as a JSON-ready mapping."""
-        return {
-            "ts": self.ts.isoformat().replace("+00:00", "Z"),
-            "device": self.device,
-            "point": self.point,
-            "requested": self.requested,
-            "written": self.written,
-            "read_back": self.read_back,
-            "reason": self.reason,
-            "result": self.result.value,
-            "detail": self.detail,
-        }
-
-
-class WriteSink(Protocol):
-    """Where write reports go (the store implements this)."""
-
-    def record_write(self, report: WriteReport) -> None:
-        """Persist or forward one report."""
-        ...
-
-
-@dataclass
-class MemorySink:
-    """A sink that keeps reports in a list (CLI, tests)."""
-
-    reports: list[WriteReport] = field(default_factory=list)
-
-    def record_write(self, report: WriteReport) -> None:
-        """Append the report."""
-        self.reports.append(report)
 
 
 def _snap(name: str, v: float, lim: Limits, what: str) -> float:
@@ -310,162 +263,3 @@ class SafeWriter:
         return [
             self.write(n, v, reason="refresh before device-side expiry", force=True) for n, v in due
         ]
-
-
-@dataclass
-class Heartbeat:
-    """Increment the device's heartbeat register every ``period_s`` on a background thread.
-
-    The device watches the value change; when it stops changing for the device's watchdog time,
-    the device falls back to local control (MODBUS.md section 2.6). Failures are logged and
-    counted, never raised from the thread.
-    """
-
-    device: Device
-    period_s: float = 5.0
-    counter: int = 0
-    failures: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
-    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        rmap = self.device.register_map
-        point = rmap.with_role(Role.HEARTBEAT)
-        if point is None:
-            msg = f"{self.device.name}: map {rmap.model} has no heartbeat point"
-            raise ConnectorError(msg)
-        self.point = point
-        limits = rmap.point(point).limits
-        self._modulo = int(limits.max) + 1 if limits is not None else 65536
-
-    @property
-    def running(self) -> bool:
-        """Whether the background thread is beating."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def beat(self) -> bool:
-        """Write the next counter value once; return whether the device took it."""
-        self.counter = (self.counter + 1) % self._modulo
-        try:
-            self.device.write_point(self.point, self.counter)
-        except ConnectorError as exc:
-            self.failures += 1
-            logger.warning(
-                "%s: heartbeat %d failed (%d in a row): %s",
-                self.device.name,
-                self.counter,
-                self.failures,
-                exc,
-            )
-            return False
-        self.failures = 0
-        return True
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
-            self.beat()
-
-    def start(self) -> Heartbeat:
-        """Start beating: the first beat is written before this returns, the rest on a thread."""
-        if not self.running:
-            self._stop.clear()
-            self.beat()
-            self._thread = threading.Thread(
-                target=self._run, name=f"heartbeat-{self.device.name}", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop beating and wait for the thread to end."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(max(5.0, 2 * self.period_s))
-            self._thread = None
-
-    def __enter__(self) -> Heartbeat:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def remote_state(device: Device) -> bool | None:
-    """Return True if the device follows remote setpoints, False if local, None if unknown."""
-    rmap = device.register_map
-    name = rmap.with_role(Role.LOCAL_STATE)
-    if name is None:
-        return None
-    (r,) = device.read_points([name])
-    if r.quality is not Quality.GOOD or r.value is None:
-        return None
-    return int(r.value) in rmap.point(name).remote_values
-
-
-def wait_for_state(
-    device: Device,
-    remote: bool,
-    *,
-    timeout_s: float,
-    poll_s: float = 0.2,
-    sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """Poll the local-state point until it says ``remote`` (or local); False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if remote_state(device) is remote:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        sleep(poll_s)
-
-
-def _enable_value(device: Device, name: str, on: bool) -> Value:
-    return on if device.register_map.point(name).dtype is DataType.BOOL else int(on)
-
-
-def enable_remote(
-    writer: SafeWriter, heartbeat: Heartbeat, *, reason: str, timeout_s: float = 10.0
-) -> WriteReport:
-    """Remote-enable handshake: heartbeat alive, request remote, confirm the device follows.
-
-    Returns the write report of the enable request; its result is ``not_confirmed`` if the
-    device's local-state read-back did not turn to remote within ``timeout_s``.
-    """
-    device = writer.device
-    name = device.register_map.with_role(Role.REMOTE_ENABLE)
-    if name is None:
-        msg = f"{device.name}: map {device.register_map.model} has no remote_enable point"
-        raise ConnectorError(msg)
-    alive = heartbeat.failures == 0 if heartbeat.running else heartbeat.beat()
-    if not alive:
-        msg = f"{device.name}: heartbeat not accepted, not requesting remote control"
-        raise DeviceUnavailable(msg)
-    report = writer.write(name, _enable_value(device, name, True), reason=reason, force=True)
-    if not report.ok or device.register_map.with_role(Role.LOCAL_STATE) is None:
-        return report
-    if wait_for_state(device, True, timeout_s=timeout_s):
-        return report
-    failed = WriteReport(
-        report.ts,
-        report.device,
-        report.point,
-        report.requested,
-        report.written,
-        report.read_back,
-        reason,
-        WriteResult.NOT_CONFIRMED,
-        f"the device did not report remote control within {timeout_s:g} s",
-    )
-    writer.sink.record_write(failed)
-    return failed
-
-
-def release_remote(writer: SafeWriter, *, reason: str) -> WriteReport:
-    """Hand control back to the device: clear the remote-enable request."""
-    device = writer.device
-    name = device.register_map.with_role(Role.REMOTE_ENABLE)
-    if name is None:
-        msg = f"{device.name}: map {device.register_map.model} has no remote_enable point"
-        raise ConnectorError(msg)
-    return writer.write(name, _enable_value(device, name, False), reason=reason, force=True)
