@@ -30,6 +30,7 @@ from scheduler.cli_demo import demo, demo_app
 from scheduler.clock import SystemClock
 from scheduler.deps import build_deps
 from scheduler.dispatch import release as release_devices
+from scheduler.housekeeping import housekeeping_job
 from scheduler.jobs import start_jobs
 from scheduler.journal import Journal
 from scheduler.loop import CycleReport, run_cycle
@@ -171,7 +172,9 @@ def run(
         lead_s=s.control.lead_time_s,
         heartbeat_s=settings.heartbeat_s,
         misfire_grace_s=settings.misfire_grace_s,
+        housekeeping=housekeeping_job(db=store, now=clock.now),
     )
+    typer.echo("jobs: " + ", ".join(f"{j.name} ({j.trigger})" for j in scheduler.get_jobs()))
     try:
         stop.wait()
     finally:

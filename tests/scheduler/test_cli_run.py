@@ -154,6 +154,10 @@ def test_run_stops_on_sigterm_and_hands_back_to_local_control(served, tmp_path: 
             proc.communicate()
     assert proc.returncode == 0, err
     assert "mode auto" in out
+    jobs = next(line for line in out.splitlines() if line.startswith("jobs: "))
+    assert "control cycle" in jobs
+    assert "heartbeat" in jobs
+    assert "housekeeping" in jobs  # the daily retention purges
     assert "stopped (SIGTERM)" in out
     db = open_db(url)
     now = datetime.now(UTC)
