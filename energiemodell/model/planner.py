@@ -23,6 +23,9 @@ from energiemodell.state import PlantState
 
 logger = logging.getLogger(__name__)
 
+WARM_START_MAX_GAP_PU = 0.05
+"""A plan's integer decisions start the next plan only if its MIP gap was at most this."""
+
 
 class Planner:
     """Plans the dispatch of one site over a fixed number of intervals.
@@ -94,7 +97,11 @@ class Planner:
             "extract_s": extract_s,
             "marginal_s": marginal_s,
         }
-        self._last = (data.index, [(v, v.value) for v in self._discrete if v.value is not None])
+        # A plan far from proven (a time-limited search that found little better than slack) is
+        # no start for the next: HiGHS spends longer repairing it than searching afresh.
+        good = outcome.mip_gap is not None and outcome.mip_gap <= WARM_START_MAX_GAP_PU
+        values = [(v, v.value) for v in self._discrete if v.value is not None]
+        self._last = (data.index, values) if good else None
         return schedule
 
     def evaluate(
