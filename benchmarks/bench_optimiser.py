@@ -1,7 +1,7 @@
 """Optimiser benchmark: the reference campus at 24 h, 48 h and 7 d on three reference days.
 
 For each case: build, solve, extract and marginal-price time of a cold plan; a re-plan 15 minutes
-later (warm-started, data updated in place); and the time HiGHS alone needs for the same model
+later from the state the cold plan left then (warm-started, data updated in place); and the time HiGHS alone needs for the same model
 (written once as MPS, solved with highspy directly, same options). Peak memory of a 48 h plan is
 measured in a fresh process. Results go to benchmarks/results/optimiser.json; medians of
 ``--repeat`` runs. Usage: ``python benchmarks/bench_optimiser.py [--repeat 3] [--cases 48h]``.
@@ -88,12 +88,16 @@ def one_case(day: str, n: int) -> dict[str, float]:
 
 
 def peak_memory_48h() -> float:
-    """Peak RSS (MB) of a fresh process planning 48 h."""
+    """Peak RSS (MB) of a fresh process planning 48 h.
+
+    Read as ``VmHWM`` of the child's own address space: ``ru_maxrss`` would carry this
+    process's peak across ``fork`` and ``exec``.
+    """
     code = (
-        "import resource;from energiemodell import *;from energiemodell.timeseries import "
+        "from energiemodell import *;from energiemodell.timeseries import "
         "parse_local_start as p;s=load_site('reference_campus');"
         "Planner(s,192).plan(load_forecast(s,p('2024-04-16',s.timezone),192),PlantState());"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
