@@ -71,7 +71,9 @@ class HighsSolver:
         except ImportError as exc:  # pragma: no cover - highspy is a dependency
             msg = f"HiGHS interface not available: {exc}"
             raise SolveError(msg) from exc
-        opt = Highs()
+        # Fixed variables (evaluations, operator pins) become column bounds: with the default
+        # (fixed variables as parameters) every fix re-translates the constraints that use them.
+        opt = Highs(treat_fixed_vars_as_params=False)
         if not opt.available():
             msg = "highspy is not installed or not working"
             raise SolveError(msg)
