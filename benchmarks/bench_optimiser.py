@@ -1,10 +1,11 @@
 """Optimiser benchmark: the reference campus at 24 h, 48 h and 7 d on three reference days.
 
 For each case: build, solve, extract and marginal-price time of a cold plan; a re-plan 15 minutes
-later from the state the cold plan left then (warm-started, data updated in place); and the time HiGHS alone needs for the same model
-(written once as MPS, solved with highspy directly, same options). Peak memory of a 48 h plan is
-measured in a fresh process. Results go to benchmarks/results/optimiser.json; medians of
-``--repeat`` runs. Usage: ``python benchmarks/bench_optimiser.py [--repeat 3] [--cases 48h]``.
+later from the state the cold plan left then (warm-started, data updated in place); and the time
+HiGHS alone needs for the same model (written once as MPS, solved with highspy directly, same
+options). Peak memory of a 48 h plan is measured in a fresh process. Results go to
+benchmarks/results/optimiser.json; medians of ``--repeat`` runs. Usage:
+``python benchmarks/bench_optimiser.py [--repeat 3] [--cases 48h]``.
 """
 
 from __future__ import annotations
