@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, NoReturn, cast
+from typing import Annotated, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -30,27 +30,13 @@ from energiemodell.store import (
     upgrade,
 )
 from energiemodell.store.export import FORMATS, TABLES, Format
+from scheduler.cli_common import DbOpt, fail
 
 logger = logging.getLogger(__name__)
 
 db_app = typer.Typer(
     help="Create or migrate the store database, and export its history.", no_args_is_help=True
 )
-
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL: sqlite:///path.sqlite or postgresql+psycopg://user@host/db "
-        "(default: $ENERGIEMODELL_DB_URL, else sqlite:///energiemodell.sqlite)",
-        show_default=False,
-    ),
-]
-
-
-def _exit(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 def _shown(url: str) -> str:
@@ -62,13 +48,13 @@ def _open(url: str | None, *, must_exist: bool = False) -> Database:
     try:
         db = open_db(resolved)
     except StoreError as exc:
-        _exit(2, f"--db: {exc}")
+        fail(2, f"--db: {exc}")
     if db.is_sqlite:
         database = db.engine.url.database
         if database and database != ":memory:" and not Path(database).parent.exists():
-            _exit(2, f"--db: directory {Path(database).parent} does not exist")
+            fail(2, f"--db: directory {Path(database).parent} does not exist")
         if must_exist and database and database != ":memory:" and not Path(database).exists():
-            _exit(1, f"--db: no database file {database} (run: energiemodell db upgrade)")
+            fail(1, f"--db: no database file {database} (run: energiemodell db upgrade)")
     return db
 
 
@@ -85,9 +71,9 @@ def upgrade_cmd(db: DbOpt = None) -> None:
         upgrade(db=handle)
         after = current_revision(db=handle)
     except SQLAlchemyError as exc:
-        _exit(1, f"{_shown(handle.url)}: upgrade failed: {exc.__class__.__name__}: {exc}")
+        fail(1, f"{_shown(handle.url)}: upgrade failed: {exc.__class__.__name__}: {exc}")
     except StoreError as exc:
-        _exit(1, f"{_shown(handle.url)}: upgrade failed: {exc}")
+        fail(1, f"{_shown(handle.url)}: upgrade failed: {exc}")
     finally:
         handle.dispose()
     typer.echo(
@@ -99,7 +85,7 @@ def _parse_date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _exit(2, f"{option}: {text!r} is not a date (use YYYY-MM-DD, local to --tz)")
+        fail(2, f"{option}: {text!r} is not a date (use YYYY-MM-DD, local to --tz)")
 
 
 @db_app.command("export")
@@ -123,29 +109,29 @@ def export_cmd(
     input.
     """
     if table not in TABLES:
-        _exit(2, f"--table: {table!r} is not one of {', '.join(TABLES)}")
+        fail(2, f"--table: {table!r} is not one of {', '.join(TABLES)}")
     if fmt not in FORMATS:
-        _exit(2, f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+        fail(2, f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        _exit(2, f"--tz: unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)")
+        fail(2, f"--tz: unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)")
     first, last = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
     if last <= first:
-        _exit(2, f"--to: {last} is not after --from {first} (--to is exclusive)")
+        fail(2, f"--to: {last} is not after --from {first} (--to is exclusive)")
     start = datetime.combine(first, time(), zone)
     end = datetime.combine(last, time(), zone)
     handle = _open(db, must_exist=True)
     try:
         if current_revision(db=handle) is None:
-            _exit(1, f"{_shown(handle.url)}: no store schema here (run: energiemodell db upgrade)")
+            fail(1, f"{_shown(handle.url)}: no store schema here (run: energiemodell db upgrade)")
         n = export_table(
             db=handle, table=table, start=start, end=end, fmt=cast("Format", fmt), out=out
         )
     except SQLAlchemyError as exc:
-        _exit(1, f"{_shown(handle.url)}: export failed: {exc.__class__.__name__}: {exc}")
+        fail(1, f"{_shown(handle.url)}: export failed: {exc.__class__.__name__}: {exc}")
     except OSError as exc:
-        _exit(1, f"--out: cannot write {out}: {exc}")
+        fail(1, f"--out: cannot write {out}: {exc}")
     finally:
         handle.dispose()
     typer.echo(f"exported {n} {table} rows ({first}..{last} {tz}, end exclusive) to {out}")

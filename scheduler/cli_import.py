@@ -28,7 +28,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -37,18 +37,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from energiemodell.errors import SiteError
 from energiemodell.site import SeriesFile, load_site
 from energiemodell.store import (
-    Database,
     ReadingRow,
     StoreError,
     aggregate_readings,
     aggregates_between,
-    current_revision,
-    head_revision,
-    open_db,
     save_forecast,
     save_readings,
 )
 from energiemodell.timeseries import read_series_file, resample_to
+from scheduler.cli_common import DbOpt, fail, open_current
 from scheduler.forecasting import IMPORTED_PRICES, IMPORTED_WEATHER
 
 logger = logging.getLogger(__name__)
@@ -74,19 +71,6 @@ SiteOpt = Annotated[
         "--site", help="Site file or shipped name: the file must fit its step", show_default=False
     ),
 ]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (default: $ENERGIEMODELL_DB_URL, else sqlite:///energiemodell.sqlite)",
-        show_default=False,
-    ),
-]
-
-
-def _exit(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 def _read(file: Path, columns: Mapping[str, str], site: str | None) -> pd.DataFrame:
@@ -105,36 +89,18 @@ def _read(file: Path, columns: Mapping[str, str], site: str | None) -> pd.DataFr
             )
             frame = resample_to(frame, index, path=str(file.resolve()))
     except SiteError as exc:
-        _exit(2, str(exc))
+        fail(2, str(exc))
     return frame
 
 
-def _open(url: str | None) -> Database:
-    try:
-        db = open_db(url)
-        revision = current_revision(db=db)
-    except StoreError as exc:
-        _exit(2, f"--db: {exc}")
-    except SQLAlchemyError as exc:
-        _exit(1, f"cannot reach the store: {type(exc).__name__}: {exc}")
-    if revision != head_revision():
-        db.dispose()
-        _exit(
-            1,
-            f"the store is at schema {revision}, not {head_revision()}: "
-            "run `energiemodell db upgrade`",
-        )
-    return db
-
-
 def _as_forecast(file: Path, frame: pd.DataFrame, *, source: str, db_url: str | None) -> None:
-    db = _open(db_url)
+    db = open_current(db_url)
     try:
         new_id = save_forecast(
             db=db, forecast=frame, issued_at=datetime.now(UTC), source=source
         )  # the edge of the system: the import's own time
     except (SQLAlchemyError, StoreError) as exc:
-        _exit(1, f"{file}: not stored: {type(exc).__name__}: {exc}")
+        fail(1, f"{file}: not stored: {type(exc).__name__}: {exc}")
     finally:
         db.dispose()
     span = f"{frame.index[0].isoformat()} to {frame.index[-1].isoformat()}"
@@ -171,10 +137,10 @@ def history(file: FileArg, site: SiteOpt = None, db: DbOpt = None) -> None:
     start, end = frame.index[0], frame.index[-1] + native
     if native > BUCKET:  # one reading per 15-minute bucket, as the site's series are resampled
         if native % BUCKET:
-            _exit(2, f"{file}: timestamp: resolution {native} is not a multiple of 15 minutes")
+            fail(2, f"{file}: timestamp: resolution {native} is not a multiple of 15 minutes")
         bucket_index = pd.date_range(start, end, freq=BUCKET, inclusive="left")
         frame = resample_to(frame, bucket_index, path=str(file.resolve()))
-    handle = _open(db)
+    handle = open_current(db)
     try:
         present = aggregates_between(
             db=handle, start=start, end=end, quantities=list(frame.columns)
@@ -186,7 +152,7 @@ def history(file: FileArg, site: SiteOpt = None, db: DbOpt = None) -> None:
                 f"{pd.Timestamp(first['bucket_start']).isoformat()} in this period "
                 "(import only a period without measurements: an import does not overwrite them)"
             )
-            _exit(2, msg)
+            fail(2, msg)
         rows = [
             ReadingRow(ts.to_pydatetime(), IMPORT_DEVICE, column, quantity, float(value))
             for column, quantity in HISTORY.items()
@@ -197,7 +163,7 @@ def history(file: FileArg, site: SiteOpt = None, db: DbOpt = None) -> None:
             db=handle, until=end.to_pydatetime(), lookback=(end - start) + timedelta(minutes=15)
         )
     except (SQLAlchemyError, StoreError) as exc:
-        _exit(1, f"{file}: not stored: {type(exc).__name__}: {exc}")
+        fail(1, f"{file}: not stored: {type(exc).__name__}: {exc}")
     finally:
         handle.dispose()
     typer.echo(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -37,6 +37,7 @@ from energiemodell.store import (
 )
 from energiemodell.timeseries import parse_local_start
 from scheduler.alarms import acknowledge
+from scheduler.cli_common import DbOpt, fail
 from scheduler.forecasting import HistoryForecast
 from scheduler.journal import STORE_ERRORS
 from scheduler.overrides import (
@@ -58,14 +59,6 @@ override_app = typer.Typer(
 )
 alarms_app = typer.Typer(help="List and acknowledge alarms.", no_args_is_help=True)
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (default: $ENERGIEMODELL_DB_URL, else sqlite:///energiemodell.sqlite)",
-        show_default=False,
-    ),
-]
 UserOpt = Annotated[str, typer.Option("--user", help="Who does this (recorded in the audit trail)")]
 VersionOpt = Annotated[
     int | None,
@@ -74,30 +67,25 @@ VersionOpt = Annotated[
 DateOpt = Annotated[str, typer.Option("--date", help="Local day of the plan, e.g. 2024-03-12")]
 
 
-def _exit(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
 def _open(url: str | None) -> Database:
     try:
         return open_db(resolve_url(url))
     except StoreError as exc:
-        _exit(2, f"--db: {exc}")
+        fail(2, f"--db: {exc}")
 
 
 def _site(ref: str) -> Site:
     try:
         return load_site(ref)
     except SiteError as exc:
-        _exit(2, str(exc))
+        fail(2, str(exc))
 
 
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _exit(2, f"--date: {text!r} is not a date (use 2024-03-12)")
+        fail(2, f"--date: {text!r} is not a date (use 2024-03-12)")
 
 
 def _now() -> datetime:
@@ -119,9 +107,9 @@ def approve(
             db=handle, site=s, day=d, version=version, actor=user, reason=reason, now=_now()
         )
     except ReviewRefused as exc:
-        _exit(1, f"not approved: {exc}")
+        fail(1, f"not approved: {exc}")
     except STORE_ERRORS as exc:
-        _exit(1, f"store: {exc}")
+        fail(1, f"store: {exc}")
     finally:
         handle.dispose()
     typer.echo(f"approved the plan for {d.isoformat()} (action {action})")
@@ -142,9 +130,9 @@ def reject(
             db=handle, site=s, day=d, version=version, actor=user, reason=reason, now=_now()
         )
     except ReviewRefused as exc:
-        _exit(1, f"not rejected: {exc}")
+        fail(1, f"not rejected: {exc}")
     except STORE_ERRORS as exc:
-        _exit(1, f"store: {exc}")
+        fail(1, f"store: {exc}")
     finally:
         handle.dispose()
     typer.echo(f"rejected the plan for {d.isoformat()} (action {action})")
@@ -154,7 +142,7 @@ def _when(text: str, site: Site, option: str) -> datetime:
     try:
         return parse_local_start(text, site.timezone, option=option).to_pydatetime()
     except SiteError as exc:
-        _exit(2, str(exc))
+        fail(2, str(exc))
 
 
 @override_app.command("add")
@@ -212,11 +200,11 @@ def override_add(
             now=_now(),
         )
     except OverrideRefused as exc:
-        _exit(1, str(exc))
+        fail(1, str(exc))
     except EnergiemodellError as exc:
-        _exit(2, f"no trial plan: {exc}")
+        fail(2, f"no trial plan: {exc}")
     except STORE_ERRORS as exc:
-        _exit(1, f"store: {exc}")
+        fail(1, f"store: {exc}")
     finally:
         handle.dispose()
     typer.echo(f"override #{new_id}: {kind} {subject} until {end.isoformat()}")
@@ -232,7 +220,7 @@ def override_list(
     try:
         found = overrides_ahead(db=handle, at=_now())
     except STORE_ERRORS as exc:
-        _exit(1, f"store: {exc}")
+        fail(1, f"store: {exc}")
     finally:
         handle.dispose()
     for o in found:
@@ -267,9 +255,9 @@ def override_end(
     try:
         end_override(db=handle, override_id=override_id, actor=user, reason=reason, now=_now())
     except (OverrideRefused, ValueError) as exc:
-        _exit(1, str(exc))
+        fail(1, str(exc))
     except STORE_ERRORS as exc:
-        _exit(1, f"store: {exc}")
+        fail(1, f"store: {exc}")
     finally:
         handle.dispose()
     typer.echo(f"override #{override_id} ended")
@@ -290,7 +278,7 @@ def alarms_list(
     try:
         found = alarms_between(db=handle, start=now - timedelta(hours=hours), end=now)
     except STORE_ERRORS as exc:
-        _exit(1, f"store: {exc}")
+        fail(1, f"store: {exc}")
     finally:
         handle.dispose()
     for a in found:
@@ -329,8 +317,8 @@ def alarms_ack(
             except ValueError as exc:
                 failed.append(str(exc))
     except STORE_ERRORS as exc:
-        _exit(1, f"store: {exc}")
+        fail(1, f"store: {exc}")
     finally:
         handle.dispose()
     if failed:
-        _exit(1, "; ".join(failed))
+        fail(1, "; ".join(failed))

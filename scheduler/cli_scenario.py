@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from tqdm import tqdm
@@ -23,6 +23,7 @@ from scenarios.kpis import TOTAL
 from scenarios.report import write_comparison
 from scenarios.runner import Executor, ScenarioResult, prepare, run_scenario
 from scenarios.spec import load_spec
+from scheduler.cli_common import fail
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +31,6 @@ scenario_app = typer.Typer(
     help="Run what-if scenarios against the heat-led baseline, and compare runs.",
     no_args_is_help=True,
 )
-
-
-def _exit(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 @scenario_app.command("run")
@@ -64,26 +60,26 @@ def run_cmd(
         spec = load_spec(spec_file)
         tasks = prepare(spec, spec_file)
     except SiteError as exc:
-        _exit(2, str(exc))
+        fail(2, str(exc))
     if dask is not None and workers is not None:
-        _exit(2, "--workers and --dask exclude each other")
+        fail(2, "--workers and --dask exclude each other")
     if dask is not None and not dask.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
-        _exit(2, f"--dask: {dask!r} is not a scheduler address (tcp://host:8786)")
+        fail(2, f"--dask: {dask!r} is not a scheduler address (tcp://host:8786)")
     executor: Executor = DaskExecutor(dask) if dask is not None else LocalExecutor(workers)
     total = sum(t.windows for t in tasks)
     bar = tqdm(total=total, unit="window", file=sys.stderr, disable=not progress, desc=spec.name)
     try:
         result = run_scenario(spec, spec_file, executor, progress=bar.update)
     except SiteError as exc:
-        _exit(2, str(exc))
+        fail(2, str(exc))
     except (EnergiemodellError, OSError) as exc:
-        _exit(1, f"scenario failed: {exc}")
+        fail(1, f"scenario failed: {exc}")
     finally:
         bar.close()
     try:
         result.write(out)
     except OSError as exc:
-        _exit(1, f"cannot write the results: {exc}")
+        fail(1, f"cannot write the results: {exc}")
     if db is not None:
         _record(db, result, out)
     _print_totals(result)
@@ -97,7 +93,7 @@ def _record(url: str, result: ScenarioResult, out: Path) -> None:
     try:
         handle = open_db(url)
     except StoreError as exc:
-        _exit(2, f"--db: {exc}")
+        fail(2, f"--db: {exc}")
     try:
         for r in result.results:
             if r.task.kind != "scenario":
@@ -116,7 +112,7 @@ def _record(url: str, result: ScenarioResult, out: Path) -> None:
                 report_location=str((out / "report.html").resolve()),
             )
     except (SQLAlchemyError, StoreError) as exc:
-        _exit(1, f"--db: cannot record the run ({exc}); run: energiemodell db upgrade --db URL")
+        fail(1, f"--db: cannot record the run ({exc}); run: energiemodell db upgrade --db URL")
     finally:
         handle.dispose()
 
@@ -145,13 +141,13 @@ def compare_cmd(
     """Put runs side by side with deltas against the first run of the first directory."""
     for d in run_dirs:
         if not (d / "kpis.json").exists():
-            _exit(2, f"{d}: no kpis.json (not a scenario run directory)")
+            fail(2, f"{d}: no kpis.json (not a scenario run directory)")
     try:
         rows = write_comparison(run_dirs, out)
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
-        _exit(2, f"cannot compare: {exc}")
+        fail(2, f"cannot compare: {exc}")
     except OSError as exc:
-        _exit(1, f"cannot write {out}: {exc}")
+        fail(1, f"cannot write {out}: {exc}")
     for row in rows:
         delta = row.get("delta cost_eur", 0.0)
         typer.echo(f"{row['run']}: cost {row['cost_eur']:,.2f} EUR (delta {delta:+,.2f})")

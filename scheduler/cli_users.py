@@ -12,30 +12,15 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from energiemodell.store import Database, StoreError, current_revision, head_revision, open_db
 from energiemodell.store.users import api_tokens, list_users, revoke_api_token
+from scheduler.cli_common import DbOpt, fail, open_current
 from scheduler.web.auth import check_new_user, create_token, create_user, disable_user
 
 users_app = typer.Typer(help="Users and API tokens of the dashboard and API.", no_args_is_help=True)
-
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (default: $ENERGIEMODELL_DB_URL, else sqlite:///energiemodell.sqlite)",
-        show_default=False,
-    ),
-]
-
-
-def _exit(code: int, message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 def _actor() -> str:
@@ -43,23 +28,6 @@ def _actor() -> str:
         return f"cli:{getpass.getuser()}"[:64]
     except (OSError, KeyError):
         return "cli"
-
-
-def _open(url: str | None) -> Database:
-    try:
-        db = open_db(url)
-        revision = current_revision(db=db)
-    except StoreError as exc:
-        _exit(2, f"--db: {exc}")
-    except SQLAlchemyError as exc:
-        _exit(1, f"cannot reach the store: {type(exc).__name__}: {exc}")
-    if revision != head_revision():
-        _exit(
-            1,
-            f"the store is at schema {revision}, not {head_revision()}: "
-            "run `energiemodell db upgrade`",
-        )
-    return db
 
 
 @users_app.command("create")
@@ -80,8 +48,8 @@ def create(
     """Create a user, or give an existing one a new role and password."""
     problems = check_new_user(name, role, password)
     if problems:
-        _exit(2, "\n".join(problems))
-    handle = _open(db)
+        fail(2, "\n".join(problems))
+    handle = open_current(db)
     create_user(
         db=handle, name=name, role=role, password=password, actor=_actor(), now=datetime.now(UTC)
     )
@@ -94,7 +62,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list")] = False,
 ) -> None:
     """List the users (role, since when, changed by whom) and the API tokens."""
-    handle = _open(db)
+    handle = open_current(db)
     users = list_users(db=handle)
     tokens = api_tokens(db=handle)
     if as_json:
@@ -126,11 +94,11 @@ def list_(
 @users_app.command("disable")
 def disable(name: Annotated[str, typer.Argument(help="User name")], db: DbOpt = None) -> None:
     """Lock a user out (sessions and tokens stop working at their next request)."""
-    handle = _open(db)
+    handle = open_current(db)
     try:
         disable_user(db=handle, name=name, actor=_actor(), now=datetime.now(UTC))
     except KeyError as exc:
-        _exit(2, str(exc.args[0]))
+        fail(2, str(exc.args[0]))
     typer.echo(f"user {name}: disabled")
 
 
@@ -146,8 +114,8 @@ def token(
 ) -> None:
     """Make an API token for a user and print it once (send it as `Authorization: Bearer`)."""
     if not label.strip() or len(label) > 128:
-        _exit(2, "--label: give 1 to 128 characters")
-    handle = _open(db)
+        fail(2, "--label: give 1 to 128 characters")
+    handle = open_current(db)
     now = datetime.now(UTC)
     expires = now + timedelta(days=expires_days) if expires_days else None
     try:
@@ -155,7 +123,7 @@ def token(
             db=handle, user_name=name, label=label, actor=_actor(), now=now, expires_at=expires
         )
     except KeyError as exc:
-        _exit(2, str(exc.args[0]))
+        fail(2, str(exc.args[0]))
     typer.echo(f"token {token_id} for {name} (shown once, store it now):")
     typer.echo(secret)
 
@@ -165,9 +133,9 @@ def revoke_token(
     token_id: Annotated[int, typer.Argument(help="Token id (see `users list`)")], db: DbOpt = None
 ) -> None:
     """Revoke an API token."""
-    handle = _open(db)
+    handle = open_current(db)
     try:
         revoke_api_token(db=handle, token_id=token_id, ts=datetime.now(UTC), actor=_actor())
     except KeyError as exc:
-        _exit(2, str(exc.args[0]))
+        fail(2, str(exc.args[0]))
     typer.echo(f"token {token_id}: revoked")
