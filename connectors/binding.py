@@ -109,6 +109,34 @@ def _map_of(site: Site, d: DeviceBinding) -> RegisterMap:
     return load_map(site.base_dir / d.map if is_path else d.map)
 
 
+STORE_TYPES = ("thermal_storage", "battery")
+"""Asset types whose ``charge_kw`` and ``discharge_kw`` columns may go out as one signed value."""
+_OPPOSITE = {"charge_kw": "discharge_kw", "discharge_kw": "charge_kw"}
+
+
+def net_column(site: Site, d: DeviceBinding, point: str) -> str | None:
+    """The column subtracted from a store's column before it is written to a signed point.
+
+    A point whose limits reach below zero (a BMS gateway's ``tes_charge_kw_set``, positive =
+    charge) bound to a store's ``charge_kw`` receives the net charge ``charge_kw -
+    discharge_kw``; bound to ``discharge_kw``, the net discharge. Schedule flows are never
+    negative, so written as they are, such a point would hold the store whenever the plan
+    discharges it. ``None`` for every other binding.
+    """
+    column = next((c for c, p in d.setpoints.items() if p == point), None)
+    if column is None:
+        return None
+    asset_name, _, quantity = column.partition(".")
+    limits = _map_of(site, d).point(point).limits
+    if quantity not in _OPPOSITE or limits is None or limits.min >= 0:
+        return None
+    try:
+        params = site.asset(asset_name)
+    except KeyError:
+        return None
+    return f"{asset_name}.{_OPPOSITE[quantity]}" if params.type in STORE_TYPES else None
+
+
 def asset_limits(site: Site, d: DeviceBinding, point: str) -> Limits | None:
     """Return the asset's limits for a writable point bound to a schedule column, if known.
 
@@ -116,10 +144,12 @@ def asset_limits(site: Site, d: DeviceBinding, point: str) -> Limits | None:
     -----
     For a setpoint ``asset.q_kw -> point``, the asset's ``q_max_kw`` or ``max_q_kw`` (times
     ``units`` for unit groups) is the maximum and 0 the minimum, since schedule flows are
-    non-negative. It applies only when the point's unit is the column's unit (kW); other points
-    have no asset limits.
+    non-negative. A store's net setpoint (:func:`net_column`) reaches down to minus the opposite
+    direction's maximum. It applies only when the point's unit is the column's unit (kW); other
+    points have no asset limits.
     """
     rmap = _map_of(site, d)
+    net = net_column(site, d, point)
     for column, p in d.setpoints.items():
         if p != point:
             continue
@@ -138,5 +168,8 @@ def asset_limits(site: Site, d: DeviceBinding, point: str) -> Limits | None:
         if not isinstance(max_value, int | float):
             return None
         units = getattr(params, "units", 1)
+        if net is not None:
+            opposite = getattr(params, f"{_OPPOSITE[quantity].removesuffix('_kw')}_max_kw")
+            return Limits(min=-float(opposite), max=float(max_value))
         return Limits(min=0.0, max=float(max_value) * (units if isinstance(units, int) else 1))
     return None

@@ -295,7 +295,10 @@ class DeviceBinding(Model):
     )
     setpoints: dict[str, str] = Field(
         default_factory=dict,
-        description="Schedule column (e.g. chp1.p_el_kw) -> writable map point name",
+        description=(
+            "Schedule column (e.g. chp1.p_el_kw) -> writable map point name; a store's "
+            "charge_kw or discharge_kw on a point with negative limits receives its net flow"
+        ),
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from connectors.binding import asset_limits
+from connectors.binding import asset_limits, net_column
 from connectors.device import Device
 from connectors.errors import ConnectorError
 from connectors.registers import DataType, Limits, Role, Value
@@ -42,13 +42,18 @@ OPTIMISED = ("optimal", "time_limited")
 
 @dataclass(frozen=True)
 class SetpointBinding:
-    """One Schedule column bound to one writable device point."""
+    """One Schedule column bound to one writable device point.
+
+    ``minus`` is the column subtracted before the write: a store's net charge or discharge on a
+    signed point (:func:`connectors.binding.net_column`).
+    """
 
     device: str
     point: str
     column: str
     switch: bool
     asset_limits: Limits | None
+    minus: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ def setpoint_bindings(site: Site, devices: Mapping[str, Device]) -> list[Setpoin
                     column=column,
                     switch=p.dtype is DataType.BOOL,
                     asset_limits=asset_limits(site, b, point),
+                    minus=net_column(site, b, point),
                 )
             )
     return out
@@ -93,12 +99,14 @@ def setpoints_for(
     """The setpoints of one Schedule row; problems for columns missing or not finite."""
     out, problems = [], []
     for b in bindings:
-        if b.column not in row.index:
-            problems.append(f"{b.device}.{b.point}: the plan has no column {b.column}")
+        columns = [b.column] if b.minus is None else [b.column, b.minus]
+        missing = [c for c in columns if c not in row.index]
+        if missing:
+            problems.append(f"{b.device}.{b.point}: the plan has no column {missing[0]}")
             continue
-        raw = float(row[b.column])
+        raw = float(row[b.column]) - (0.0 if b.minus is None else float(row[b.minus]))
         if not math.isfinite(raw):
-            problems.append(f"{b.device}.{b.point}: {b.column} is {raw} in the plan")
+            problems.append(f"{b.device}.{b.point}: {' - '.join(columns)} is {raw} in the plan")
             continue
         out.append(Setpoint(b, raw >= 0.5 if b.switch else raw))
     return out, problems
