@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -34,7 +35,7 @@ from energiemodell.assets.chp import Chp
 from energiemodell.assets.compression_chiller import CompressionChiller
 from energiemodell.assets.district_heat import DistrictHeat
 from energiemodell.assets.electric_boiler import ElectricBoiler
-from energiemodell.assets.flexible_load import FlexibleLoad, _window_hours
+from energiemodell.assets.flexible_load import FlexibleLoad, FlexibleLoadParams
 from energiemodell.assets.heat_pump import HeatPump
 from energiemodell.assets.pv import Pv
 from energiemodell.assets.thermal_storage import ThermalStorage
@@ -251,12 +252,36 @@ def heat_led_dispatch(
     return frame, rs.to_plant(state)
 
 
+def _flexible_kw(
+    p: FlexibleLoadParams, local: pd.DatetimeIndex, step_min: int, state: PlantState
+) -> list[float]:
+    """A flexible load's power: what is still due in each window, spread evenly over the rest.
+
+    The window open at the first interval owes what :meth:`FlexibleLoadParams.still_due` says
+    (its even share, unless ``state.flexible_kwh`` says what the load drew), later ones their
+    whole energy.
+    """
+    step = timedelta(minutes=step_min)
+    first = local[0].to_pydatetime()
+    out = []
+    for ts in local:
+        start = ts.to_pydatetime()
+        opened, closes = p.window_at(start)
+        if start + step > closes:
+            out.append(0.0)
+        elif opened <= first:
+            due, left_h = p.still_due(first, state.flexible_kwh.get(p.name))
+            out.append(min(max(due / left_h, p.p_min_kw), p.p_max_kw))
+        else:
+            out.append(p.energy_kwh / p.window_h)
+    return out
+
+
 def _add_passive(
     site: Site, forecast: pd.DataFrame, state: PlantState, frame: pd.DataFrame
 ) -> None:
-    """Rule 4 as decisions: batteries idle, PV uncurtailed, flexible loads on their even profile."""
+    """Rule 4 as decisions: batteries idle, PV uncurtailed, flexible loads spread evenly."""
     index = pd.DatetimeIndex(forecast.index)
-    dt = pd.Timedelta(minutes=site.step_min)
     for a in site.asset_objects:
         if isinstance(a, Battery):
             frame[f"{a.name}.charge_kw"] = 0.0
@@ -266,13 +291,5 @@ def _add_passive(
             per_kwp = forecast["pv.kw_per_kwp"].clip(lower=0).to_numpy(dtype=float)
             frame[f"{a.name}.p_el_kw"] = per_kwp * a.params.p_kwp * up
         elif isinstance(a, FlexibleLoad):
-            p = a.params
-            hours = _window_hours(p.window_start, p.window_end)
-            inside = []
-            for ts in index.tz_convert(site.timezone):
-                opened = ts.normalize() + pd.Timedelta(
-                    hours=p.window_start.hour, minutes=p.window_start.minute
-                )
-                opened -= pd.Timedelta(days=1) if opened > ts else pd.Timedelta(0)
-                inside.append(ts + dt <= opened + pd.Timedelta(hours=hours))
-            frame[f"{a.name}.p_kw"] = [p.energy_kwh / hours if i else 0.0 for i in inside]
+            local = index.tz_convert(site.timezone)
+            frame[f"{a.name}.p_kw"] = _flexible_kw(a.params, local, site.step_min, state)

@@ -82,7 +82,8 @@ class PlantState(BaseModel):
     """The plant at the start of a horizon. Omitted fields take the documented defaults.
 
     Defaults: storage half full, every unit off for long enough to start, no peak yet this
-    billing year, no KWKG hours used, nothing out of service, nothing pinned or targeted.
+    billing year, no KWKG hours used, flexible loads on their even profile so far, nothing out
+    of service, nothing pinned or targeted.
     Pins and storage targets are operator overrides: the planner holds them as hard limits.
     """
 
@@ -99,6 +100,12 @@ class PlantState(BaseModel):
     )
     kwkg_hours_used: dict[str, NonNegativeFloat] = Field(
         default_factory=dict, description="KWKG full-load hours used this calendar year per CHP"
+    )
+    flexible_kwh: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description=(
+            "Energy each flexible load has drawn in its window open at the horizon start (kWh)"
+        ),
     )
     outages: list[Outage] = Field(default_factory=list, description="Assets out of service")
     pins: dict[str, list[Pin]] = Field(

@@ -84,7 +84,8 @@ def _energy_kpis(
         value = float(frame[col].sum() * dt_h) if col in frame else 0.0
         out[f"unserved.{c}_kwh"] = value
         total_unserved += value
-    out["unserved_kwh"] = total_unserved
+    out["unserved.flexible_kwh"] = float(_sum_cols(frame, ".unserved_kw").sum() * dt_h)
+    out["unserved_kwh"] = total_unserved + out["unserved.flexible_kwh"]
     return out
 
 

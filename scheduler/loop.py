@@ -33,7 +33,7 @@ from scheduler.journal import STORE_ERRORS, Ref
 from scheduler.plan_choice import plan_interval as _plan
 from scheduler.policy import Alarm, Choice, Mode, Rung, safety_gate
 from scheduler.state_estimate import estimate_state
-from scheduler.store_view import WRITE_OK, resume
+from scheduler.store_view import WRITE_OK, flexible_drawn, resume
 from scheduler.store_view import operator_release as _operator_release
 from scheduler.store_view import stored_state as _stored_state
 
@@ -124,6 +124,7 @@ def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
         stale_limit_s=deps.limits.stale_limit_s,
         standby_quantities=deps.limits.standby_quantities,
         tank_temps_c=deps.limits.tank_temps_c,
+        flexible_kwh=flexible_drawn(deps, at),
     )
     alarms: list[Alarm] = []
     if not stored_ok:

@@ -10,6 +10,8 @@ Sources, in order of trust:
   the interval that is ending (its level and status), noted with the schedule's inputs;
 - time in state from the store's raw readings (since when a unit has been on or off), else from
   what the loop itself saw since it started;
+- what each steered flexible load drew in its open window (:func:`scheduler.store_view.
+  flexible_drawn`: measured, else the plan in force);
 - peak import so far in the billing year and each CHP's KWKG hours from the store's aggregates.
   The KWKG hours count the CHP's whole output (``<chp>.p_el_kw``): conservative, since only
   power fed into the grid counts towards the cap.
@@ -92,6 +94,7 @@ def estimate_state(
     stale_limit_s: float,
     standby_quantities: Sequence[str],
     tank_temps_c: Mapping[str, tuple[float, float]],
+    flexible_kwh: Mapping[str, float] | None = None,
 ) -> Estimate:
     """Estimate the PlantState at ``at`` (the start of the interval being planned)."""
     notes: list[str] = []
@@ -141,6 +144,7 @@ def estimate_state(
         units=units,
         peak_import_kw=0.0 if stored is None else max(stored.peak_import_kw, 0.0),
         kwkg_hours_used={} if stored is None else dict(stored.kwkg_hours_used),
+        flexible_kwh=dict(flexible_kwh or {}),
     )
     return Estimate(
         state=state,

@@ -5,6 +5,7 @@
   restart) and the intervals whose setpoints were already written (never written twice).
 - :func:`stored_state`: the store's view of the plant every cycle (peak so far, KWKG hours,
   time in state); the last one read while the store is unavailable.
+- :func:`flexible_drawn`: what each steered flexible load drew in its open window.
 - :func:`operator_release`: an operator's ``energiemodell release`` in force.
 """
 
@@ -16,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from energiemodell.assets.flexible_load import FlexibleLoad
 from energiemodell.model.schedule import Schedule
 from energiemodell.store import (
     StoredState,
     operator_actions_between,
+    plan_vs_actual,
     plant_state,
     schedule_content,
     schedule_versions,
@@ -28,6 +31,7 @@ from energiemodell.store import (
 from scheduler.cycle import CycleDeps
 from scheduler.journal import STORE_ERRORS, Ref
 from scheduler.policy import StoredPlan
+from scheduler.state_estimate import bound_quantities
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +94,46 @@ def stored_state(deps: CycleDeps, now: datetime) -> StoredState | None:
     except STORE_ERRORS as exc:
         logger.warning("store state unavailable, using the last one read: %s", exc)
     return deps.runtime.stored
+
+
+def flexible_drawn(deps: CycleDeps, at: datetime) -> dict[str, float]:
+    """What each steered flexible load drew in its window open at ``at`` (kWh), from the store.
+
+    Steered: not critical, and its ``<load>.p_kw`` written as a setpoint or measured; the plan
+    of any other load changes nothing on the plant, so it keeps its even share (the model's
+    default). Each interval of the window before ``at`` counts its measured mean, else the plan
+    in force, else the even share. Nothing (the default) when the store cannot say.
+    """
+    site = deps.site
+    steered = {b.column for b in deps.bindings} | set(bound_quantities(site))
+    loads = [
+        a.params
+        for a in site.asset_objects
+        if isinstance(a, FlexibleLoad) and not a.params.critical and f"{a.name}.p_kw" in steered
+    ]
+    out: dict[str, float] = {}
+    local_at = pd.Timestamp(at).tz_convert(site.timezone).to_pydatetime()
+    dt_h = site.step_min / 60
+    for p in loads:
+        opened, closes = p.window_at(local_at)
+        if not opened < local_at < closes:
+            continue
+        col = f"{p.name}.p_kw"
+        try:
+            days = [
+                plan_vs_actual(db=deps.db, day=d, tz=site.timezone, quantities=[col])
+                for d in sorted({opened.date(), local_at.date()})
+            ]
+        except STORE_ERRORS as exc:
+            logger.warning("%s: drawn energy unknown, the store failed: %s", p.name, exc)
+            continue
+        plan = pd.concat([d.plan[col] for d in days])
+        actual = pd.concat([d.actual[col] for d in days])
+        kw = actual.fillna(plan).fillna(p.energy_kwh / p.window_h)
+        since = pd.Timestamp(opened).tz_convert("UTC")
+        window = kw[(kw.index >= since) & (kw.index < pd.Timestamp(at))]
+        out[p.name] = float(window.clip(lower=0.0).sum() * dt_h)
+    return out
 
 
 def operator_release(deps: CycleDeps, now: datetime) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, time, timedelta
 from typing import Any, Literal
 
@@ -30,6 +31,9 @@ class FlexibleLoadParams(AssetParams):
     )
     critical: bool = Field(default=False, description="Critical loads are never shifted")
     p_min_kw: NonNegativeFloat = Field(default=0.0, description="Minimum power in the window")
+    penalty_shortfall_eur_per_mwh: PositiveFloat = Field(
+        default=20_000.0, description="Penalty for window energy not delivered (EUR/MWh)"
+    )
 
     @model_validator(mode="after")
     def _deliverable(self) -> FlexibleLoadParams:
@@ -41,6 +45,30 @@ class FlexibleLoadParams(AssetParams):
             msg = "p_min_kw over the whole window exceeds energy_kwh"
             raise ValueError(msg)
         return self
+
+    @property
+    def window_h(self) -> float:
+        """The window's length (h)."""
+        return _window_hours(self.window_start, self.window_end)
+
+    def window_at(self, ts: datetime) -> tuple[datetime, datetime]:
+        """(open, close) of the last window to open at or before the local time ``ts``."""
+        opened = datetime.combine(ts.date(), self.window_start, tzinfo=ts.tzinfo)
+        if opened > ts:
+            opened -= timedelta(days=1)
+        return opened, opened + timedelta(hours=self.window_h)
+
+    def still_due(self, at: datetime, drawn: float | None) -> tuple[float, float]:
+        """(kWh still due, hours left) in the window open at the local time ``at``.
+
+        ``drawn`` is what the load drew in that window before ``at``; ``None`` (and a critical
+        load, which is never shifted) means its even share.
+        """
+        opened, closes = self.window_at(at)
+        left_h = (closes - at) / timedelta(hours=1)
+        if drawn is None or opened == at or self.critical:
+            return self.energy_kwh * left_h / self.window_h, left_h
+        return max(self.energy_kwh - drawn, 0.0), left_h
 
 
 def _window_hours(start: time, end: time) -> float:
@@ -58,11 +86,17 @@ class FlexibleLoad(Asset[FlexibleLoadParams]):
     Notes
     -----
     ``p_kw[t] <= p_max * inwin[t]``, ``p_kw[t] >= p_min * inwin[t]``; for each window ``k``
-    touching the horizon, ``sum(member_k[t] * p_kw[t]) * dt == required_k`` where a window only
-    partly inside the horizon requires its share of the energy pro rata. If the demand series
+    touching the horizon, ``lo_k <= dt * sum(member_k[t] * p_kw[t]) + short_k <= hi_k`` with
+    ``short_k >= 0`` penalised. The energy still due in a window is ``energy`` less what the
+    load drew before the horizon (``PlantState.flexible_kwh``; without it, and for critical
+    loads, its even share); a window that runs past the horizon end owes its share pro rata,
+    and at least what its rest cannot take at ``p_max``. A plan holds ``lo_k = hi_k``. Costing
+    a given dispatch (:meth:`Planner.evaluate`) takes any excess (``hi_k`` infinite) and lets a
+    window that runs past the horizon end deliver as little as that least. ``unserved_kw``
+    reports ``short_k`` in the window's last interval of the horizon. If the demand series
     includes the load, the even profile ``base[t] = energy / window_hours`` is added back, so
-    the flow into the balance is ``base[t] - p_kw[t]`` and nothing is counted twice.
-    A critical load has ``p_kw[t] == base_shape[t]`` (never shifted).
+    the flow into the balance is ``base[t] - p_kw[t]`` and nothing is counted twice. A critical
+    load has ``p_kw[t] == base[t]`` (never shifted).
     """
 
     params_model = FlexibleLoadParams
@@ -72,49 +106,68 @@ class FlexibleLoad(Asset[FlexibleLoadParams]):
         windows = int(np.ceil(ctx.n * ctx.dt_h / 24)) + 1
         b.K = pyo.Set(initialize=range(windows), ordered=True)
         b.p_kw = pyo.Var(ctx.T, bounds=(0, p.p_max_kw))
+        b.short_kwh = pyo.Var(b.K, bounds=(0, None))
         for name in ("inwin", "base"):
             setattr(b, name, pyo.Param(ctx.T, mutable=True, initialize=0.0, within=pyo.Reals))
-        b.member = pyo.Param(b.K, ctx.T, mutable=True, initialize=0.0, within=pyo.Reals)
-        b.required = pyo.Param(b.K, mutable=True, initialize=0.0, within=pyo.Reals)
+        for name in ("member", "last"):
+            setattr(b, name, pyo.Param(b.K, ctx.T, mutable=True, initialize=0.0, within=pyo.Reals))
+        b.lo = pyo.Param(b.K, mutable=True, initialize=0.0, within=pyo.Reals)
+        b.hi = pyo.Param(b.K, mutable=True, initialize=0.0, within=pyo.Reals)
         b.in_window = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_kw[t] <= p.p_max_kw * b.inwin[t])
         b.min_power = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_kw[t] >= p.p_min_kw * b.inwin[t])
         b.energy = pyo.Constraint(
             b.K,
-            rule=lambda b, k: (
-                ctx.dt_h * sum(b.member[k, t] * b.p_kw[t] for t in ctx.T) == b.required[k]
+            rule=lambda b, k: pyo.inequality(
+                b.lo[k],
+                ctx.dt_h * sum(b.member[k, t] * b.p_kw[t] for t in ctx.T) + b.short_kwh[k],
+                b.hi[k],
             ),
+        )
+        b.unserved_kw = pyo.Expression(
+            ctx.T, rule=lambda b, t: sum(b.last[k, t] * b.short_kwh[k] for k in b.K) / ctx.dt_h
         )
         if p.critical:
             b.fixed = pyo.Constraint(ctx.T, rule=lambda b, t: b.p_kw[t] == b.base[t])
 
     def update(self, b: Any, ctx: BuildContext, data: HorizonData) -> None:
         p = self.params
-        hours = _window_hours(p.window_start, p.window_end)
-        even_kw = p.energy_kwh / hours
+        hours = p.window_h
         step = timedelta(hours=data.dt_h)
-        opens: list[datetime] = []
+        windows: list[tuple[datetime, datetime]] = []
         member = np.zeros((len(b.K), data.n))
         for t, ts in enumerate(data.local):
             start = ts.to_pydatetime()
-            day_open = datetime.combine(start.date(), p.window_start, tzinfo=start.tzinfo)
-            if day_open > start:
-                day_open -= timedelta(days=1)
-            close = day_open + timedelta(hours=hours)
-            if start + step <= close:
-                if day_open not in opens:
-                    opens.append(day_open)
-                k = opens.index(day_open)
+            window = p.window_at(start)
+            if start + step <= window[1]:
+                if window not in windows:
+                    windows.append(window)
+                k = windows.index(window)
                 if k < len(b.K):
                     member[k, t] = 1.0
         inwin = member.sum(axis=0)
         for t in ctx.T:
             b.inwin[t] = float(inwin[t])
-            b.base[t] = even_kw * float(inwin[t])
+            b.base[t] = p.energy_kwh / hours * float(inwin[t])
+        first = data.local[0].to_pydatetime()
+        drawn = data.state.flexible_kwh.get(p.name)
         for k in b.K:
+            inside = np.flatnonzero(member[k])
             for t in ctx.T:
                 b.member[k, t] = float(member[k, t])
-            share = member[k].sum() * data.dt_h / hours
-            b.required[k] = p.energy_kwh * share
+                b.last[k, t] = 1.0 if len(inside) and t == inside[-1] else 0.0
+            if not len(inside):
+                b.lo[k] = b.hi[k] = 0.0
+                continue
+            if windows[k][0] <= first:
+                due, left_h = p.still_due(first, drawn)
+            else:
+                due, left_h = p.energy_kwh, hours
+            in_h = len(inside) * data.dt_h
+            after_h = max(left_h - in_h, 0.0)  # of the window, after the horizon end
+            least = max(due - p.p_max_kw * after_h, p.p_min_kw * in_h)
+            share = max(due * in_h / left_h, least)
+            b.lo[k] = least if data.evaluating and after_h > 0 else share
+            b.hi[k] = math.inf if data.evaluating else share
 
     def flows(self, b: Any, t: int) -> dict[Carrier, Any]:
         base = b.base[t] if self.params.included_in_demand else 0.0
@@ -127,5 +180,9 @@ class FlexibleLoad(Asset[FlexibleLoadParams]):
     def column_limits(self) -> dict[str, tuple[float, float]]:
         return {"p_kw": (0.0, self.params.p_max_kw)}
 
+    def penalties(self, b: Any, ctx: BuildContext) -> dict[str, Any]:
+        price = self.params.penalty_shortfall_eur_per_mwh / 1000
+        return {"flexible_shortfall": price * pyo.quicksum(b.short_kwh.values())}
+
     def outputs(self, b: Any) -> dict[str, Any]:
-        return {"p_kw": b.p_kw, "base_kw": b.base}
+        return {"p_kw": b.p_kw, "base_kw": b.base, "unserved_kw": b.unserved_kw}

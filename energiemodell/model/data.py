@@ -52,6 +52,8 @@ class HorizonData:
     pv_kw_per_kwp: np.ndarray
     co2_weight_eur_per_t: float
     alarms: list[str] = field(default_factory=list)
+    evaluating: bool = False
+    """A given dispatch is costed (:meth:`Planner.evaluate`), not planned."""
 
     @property
     def n(self) -> int:

@@ -115,6 +115,7 @@ class Planner:
         Planner built with ``fixed_dispatch=True``.
         """
         data = horizon_data(self.site, forecast, state)
+        data.evaluating = True
         update_model(self.built, data)
         m = self.model
         if hasattr(m, "sym_relax"):
@@ -237,6 +238,10 @@ class Planner:
                 alarms.append(
                     f"N-1 {key} not secured in {int((short > 1e-6).sum())} intervals from {first}"
                 )
+        for col in frame.columns:
+            if col.endswith(".unserved_kw") and (short := frame[col].to_numpy()).sum() > 1e-6:
+                load = col.removesuffix(".unserved_kw")
+                alarms.append(f"{load}: {short.sum() * dt:.1f} kWh of its window not delivered")
         for k, v in penalties.items():
             if k.startswith(("reserve", "storage_end")) and v > 1e-6:
                 alarms.append(f"penalty {k}: {v:.2f} EUR")

@@ -55,11 +55,16 @@ class Schedule:
 
     @property
     def unserved_kwh(self) -> float:
-        """Energy not served over the horizon (all carriers, kWh; critical energy counted once)."""
+        """Energy not served over the horizon (kWh).
+
+        Every carrier (critical energy counted once) and the window energy flexible loads did not
+        get (``<load>.unserved_kw``).
+        """
         cols = [
             c
             for c in self.frame.columns
-            if c.startswith("unserved.") and not c.endswith("_critical_kw")
+            if (c.startswith("unserved.") and not c.endswith("_critical_kw"))
+            or c.endswith(".unserved_kw")
         ]
         dt_h = self.step_h
         return float(self.frame[cols].to_numpy().sum() * dt_h) if cols else 0.0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 
 from energiemodell.assets.chp import Chp
+from energiemodell.assets.flexible_load import FlexibleLoad
 from energiemodell.site import Site
 from energiemodell.state import PlantState, UnitState
 
@@ -74,5 +77,34 @@ def carry_state(
             "units": units,
             "peak_import_kw": peak,
             "kwkg_hours_used": kwkg,
+            "flexible_kwh": _flexible_drawn(site, state, frame),
         }
     )
+
+
+def _flexible_drawn(site: Site, state: PlantState, frame: pd.DataFrame) -> dict[str, float]:
+    """What each flexible load drew in its window open at the end of ``frame`` (kWh).
+
+    The window's part before the frame counts as ``state`` says, else its even share.
+    """
+    out: dict[str, float] = {}
+    local = pd.DatetimeIndex(frame.index).tz_convert(site.timezone)
+    dt_h = site.step_min / 60
+    first = local[0].to_pydatetime()
+    end = (local[-1] + pd.Timedelta(minutes=site.step_min)).to_pydatetime()
+    for a in site.asset_objects:
+        col = f"{a.name}.p_kw"
+        if not isinstance(a, FlexibleLoad) or a.params.critical or col not in frame:
+            continue
+        p = a.params
+        opened, closes = p.window_at(end)
+        if not opened < end < closes:
+            continue
+        inside = np.array([opened <= ts.to_pydatetime() for ts in local])
+        kwh = float(frame[col].to_numpy(dtype=float)[inside].sum() * dt_h)
+        if opened < first:
+            before = state.flexible_kwh.get(p.name)
+            share = p.energy_kwh * ((first - opened) / timedelta(hours=1)) / p.window_h
+            kwh += share if before is None else before
+        out[p.name] = kwh
+    return out

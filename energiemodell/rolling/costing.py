@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from energiemodell.assets.flexible_load import FlexibleLoad
 from energiemodell.errors import SolveError
 from energiemodell.model.planner import Planner
 from energiemodell.model.schedule import Schedule
@@ -71,23 +70,11 @@ class Planners:
         return self._eval[n]
 
 
-def flexible_columns(site: Site, columns: pd.Index) -> list[str]:
-    """The flexible loads' power columns among ``columns``."""
-    names = [f"{a.name}.p_kw" for a in site.asset_objects if isinstance(a, FlexibleLoad)]
-    return [c for c in names if c in columns]
-
-
 def evaluate_committed(
-    site: Site, evaluator: Planner, actual: pd.DataFrame, state: PlantState, decisions: pd.DataFrame
+    evaluator: Planner, actual: pd.DataFrame, state: PlantState, decisions: pd.DataFrame
 ) -> Schedule:
     """Cost the committed ``decisions`` on the real data (the one accounting of every block)."""
     sched = evaluator.evaluate(actual, state, decisions)
-    flex = flexible_columns(site, decisions.columns)
-    if sched.origin == "none" and flex:
-        # a flexible-load window cut by the block: the block owes its pro-rata energy,
-        # which the plan may have placed elsewhere in the window
-        sched = evaluator.evaluate(actual, state, decisions.drop(columns=flex))
-        sched.alarms.append("flexible loads re-timed within the block (window cut by it)")
     if sched.origin == "none":
         start = actual.index[0].isoformat()
         msg = f"{start}: the committed dispatch could not be costed: {sched.alarms}"

@@ -121,7 +121,7 @@ def run_rolling(
         m = max(n, min(int(window / step), int((load_end - b0) / step)))
         decisions, plan = decide(site, strategy, planners, actual, forecaster, b0, n, m, st)
         t1 = time.perf_counter()
-        sched = evaluate_committed(site, planners.evaluate(n), block_actual, st, decisions)
+        sched = evaluate_committed(planners.evaluate(n), block_actual, st, decisions)
         eval_s = time.perf_counter() - t1
         frame = sched.frame.copy()
         frame["peak.counts"] = counts[pos : pos + n]
