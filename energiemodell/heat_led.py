@@ -262,10 +262,10 @@ def _flexible_kw(
     whole energy.
     """
     step = timedelta(minutes=step_min)
-    first = local[0].to_pydatetime()
+    first = local[0].to_pydatetime().replace(tzinfo=None)
     out = []
     for ts in local:
-        start = ts.to_pydatetime()
+        start = ts.to_pydatetime().replace(tzinfo=None)
         opened, closes = p.window_at(start)
         if start + step > closes:
             out.append(0.0)

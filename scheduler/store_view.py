@@ -112,7 +112,7 @@ def flexible_drawn(deps: CycleDeps, at: datetime) -> dict[str, float]:
         if isinstance(a, FlexibleLoad) and not a.params.critical and f"{a.name}.p_kw" in steered
     ]
     out: dict[str, float] = {}
-    local_at = pd.Timestamp(at).tz_convert(site.timezone).to_pydatetime()
+    local_at = pd.Timestamp(at).tz_convert(site.timezone).tz_localize(None).to_pydatetime()
     dt_h = site.step_min / 60
     for p in loads:
         opened, closes = p.window_at(local_at)
@@ -130,8 +130,8 @@ def flexible_drawn(deps: CycleDeps, at: datetime) -> dict[str, float]:
         plan = pd.concat([d.plan[col] for d in days])
         actual = pd.concat([d.actual[col] for d in days])
         kw = actual.fillna(plan).fillna(p.energy_kwh / p.window_h)
-        since = pd.Timestamp(opened).tz_convert("UTC")
-        window = kw[(kw.index >= since) & (kw.index < pd.Timestamp(at))]
+        wall = pd.DatetimeIndex(kw.index).tz_convert(site.timezone).tz_localize(None)
+        window = kw[(wall >= pd.Timestamp(opened)) & (wall < pd.Timestamp(local_at))]
         out[p.name] = float(window.clip(lower=0.0).sum() * dt_h)
     return out
 

@@ -52,9 +52,14 @@ class FlexibleLoadParams(AssetParams):
         return _window_hours(self.window_start, self.window_end)
 
     def window_at(self, ts: datetime) -> tuple[datetime, datetime]:
-        """(open, close) of the last window to open at or before the local time ``ts``."""
-        opened = datetime.combine(ts.date(), self.window_start, tzinfo=ts.tzinfo)
-        if opened > ts:
+        """(open, close) of the last window to open at or before the local time ``ts``.
+
+        Windows are wall-clock times: ``ts`` loses its time zone, if it has one, and the result
+        is naive (a time zone attached with ``datetime.combine`` would be pytz's LMT offset).
+        """
+        wall = ts.replace(tzinfo=None)
+        opened = datetime.combine(wall.date(), self.window_start)
+        if opened > wall:
             opened -= timedelta(days=1)
         return opened, opened + timedelta(hours=self.window_h)
 
@@ -64,9 +69,10 @@ class FlexibleLoadParams(AssetParams):
         ``drawn`` is what the load drew in that window before ``at``; ``None`` (and a critical
         load, which is never shifted) means its even share.
         """
-        opened, closes = self.window_at(at)
-        left_h = (closes - at) / timedelta(hours=1)
-        if drawn is None or opened == at or self.critical:
+        wall = at.replace(tzinfo=None)
+        opened, closes = self.window_at(wall)
+        left_h = (closes - wall) / timedelta(hours=1)
+        if drawn is None or opened == wall or self.critical:
             return self.energy_kwh * left_h / self.window_h, left_h
         return max(self.energy_kwh - drawn, 0.0), left_h
 
@@ -136,7 +142,7 @@ class FlexibleLoad(Asset[FlexibleLoadParams]):
         windows: list[tuple[datetime, datetime]] = []
         member = np.zeros((len(b.K), data.n))
         for t, ts in enumerate(data.local):
-            start = ts.to_pydatetime()
+            start = ts.to_pydatetime().replace(tzinfo=None)
             window = p.window_at(start)
             if start + step <= window[1]:
                 if window not in windows:
@@ -148,7 +154,7 @@ class FlexibleLoad(Asset[FlexibleLoadParams]):
         for t in ctx.T:
             b.inwin[t] = float(inwin[t])
             b.base[t] = p.energy_kwh / hours * float(inwin[t])
-        first = data.local[0].to_pydatetime()
+        first = data.local[0].to_pydatetime().replace(tzinfo=None)
         drawn = data.state.flexible_kwh.get(p.name)
         for k in b.K:
             inside = np.flatnonzero(member[k])

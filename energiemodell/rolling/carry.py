@@ -88,7 +88,7 @@ def _flexible_drawn(site: Site, state: PlantState, frame: pd.DataFrame) -> dict[
     The window's part before the frame counts as ``state`` says, else its even share.
     """
     out: dict[str, float] = {}
-    local = pd.DatetimeIndex(frame.index).tz_convert(site.timezone)
+    local = pd.DatetimeIndex(frame.index).tz_convert(site.timezone).tz_localize(None)  # wall clock
     dt_h = site.step_min / 60
     first = local[0].to_pydatetime()
     end = (local[-1] + pd.Timedelta(minutes=site.step_min)).to_pydatetime()

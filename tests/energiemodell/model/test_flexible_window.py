@@ -7,6 +7,9 @@ all they draw.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import pandas as pd
 import pytest
 
@@ -113,3 +116,13 @@ def test_the_drawn_energy_is_carried_from_block_to_block(tiny):
     site = tiny.site([tiny.grid(), ev()])
     after = carry_state(site, known, frame, counts=counts, state_year=2024)
     assert after.flexible_kwh == {}
+
+
+@pytest.mark.parametrize("tz", [ZoneInfo("Europe/Berlin"), timezone(timedelta(hours=1)), None])
+def test_windows_are_wall_clock_times_whatever_the_time_zone_object(tiny, tz):
+    site = tiny.site([tiny.grid(), ev(window_start="22:00", window_end="02:00")])
+    params = site.asset("ev")
+    at = datetime(2024, 3, 12, 1, 30, tzinfo=tz)
+    assert params.window_at(at) == (datetime(2024, 3, 11, 22, 0), datetime(2024, 3, 12, 2, 0))
+    assert params.still_due(at, 20.0) == (30.0, 0.5)
+    assert params.still_due(at, None) == (pytest.approx(50 / 8), 0.5)  # its even share
