@@ -18,6 +18,7 @@ import pandas as pd
 
 from energiemodell.assets.battery import Battery
 from energiemodell.assets.chp import Chp
+from energiemodell.assets.flexible_load import FlexibleLoad
 from energiemodell.forecast import (
     DAY_AHEAD_COLUMN,
     Forecaster,
@@ -78,10 +79,10 @@ def history_known_at(
 def setpoint_columns(site: Site, columns: pd.Index) -> list[str]:
     """Plan columns the plant follows as setpoints under mpc (the rest balance locally).
 
-    CHP output and status and battery flows are dispatched; boilers, chillers and thermal
-    stores are left to their local controllers, which meet the real demand. Flexible loads
-    deliver their window's energy within the block (a block shorter than the plan's window gets
-    its pro-rata share), so their timing inside the block is left to the evaluation too.
+    CHP output and status, battery flows and flexible loads' power are dispatched (what a
+    flexible load drew is carried to the next plan, which owes the rest of its window);
+    boilers, chillers and thermal stores are left to their local controllers, which meet the
+    real demand.
     """
     wanted: list[str] = []
     for a in site.asset_objects:
@@ -89,6 +90,8 @@ def setpoint_columns(site: Site, columns: pd.Index) -> list[str]:
             wanted += [f"{a.name}.p_el_kw", f"{a.name}.on"]
         elif isinstance(a, Battery):
             wanted += [f"{a.name}.charge_kw", f"{a.name}.discharge_kw"]
+        elif isinstance(a, FlexibleLoad):
+            wanted.append(f"{a.name}.p_kw")
     return [c for c in wanted if c in columns]
 
 

@@ -298,3 +298,14 @@ def test_mpc_forecasts_with_the_profile_forecaster_by_default(runs: _Runs) -> No
     a = default.frame[DECISIONS].to_numpy(dtype=float)
     b = persistence.frame[DECISIONS].to_numpy(dtype=float)
     assert not np.allclose(a, b, atol=1.0)  # the forecaster matters on this day
+
+
+@pytest.mark.solver
+@pytest.mark.slow
+def test_mpc_dispatches_flexible_loads_and_carries_what_they_drew(runs: _Runs) -> None:
+    # the EV window opened at 06:00 local (04:00 UTC), four hours before START: its even share
+    ev = runs.site.asset("ev_charging")
+    before = ev.energy_kwh * 4 / ev.window_h
+    drawn = float(runs.mpc.frame["ev_charging.p_kw"].sum()) * STEP / pd.Timedelta(hours=1)
+    assert drawn > 0
+    assert runs.mpc.end_state.flexible_kwh == {"ev_charging": pytest.approx(before + drawn)}
