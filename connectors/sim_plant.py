@@ -31,6 +31,8 @@ Per step of length ``dt`` (h), with every flow non-negative:
 - Store level: ``level' = level * (1 - loss_pu_per_h * dt) + (eta_c * charge - discharge /
   eta_d) * dt`` (``eta = 1`` for thermal stores), reported as ``loss_kw = level * loss_pu_per_h``.
   A steered store's net charge is its setpoint clipped to its power and level limits.
+- Flexible loads draw ``p_kw`` (their setpoint, else their even profile ``base_kw``); one in the
+  demand series adds ``p_kw - base_kw`` to its carrier's demand, any other ``p_kw``.
 - Electricity: ``grid.import - grid.export = demand.electricity + electric flexible loads +
   chillers.p_el + absorption.aux + eboilers.p_el + heat_pumps.p_el + battery.charge - chp.p_el
   - pv - emergency generators - battery.discharge``. The grid is the slack; a battery charges or
@@ -106,7 +108,7 @@ class Plant:
         self.curves = curves
         self.test_runs = test_runs or []
         self.generators = generators or []
-        self.flexible = [p for p in flexible or [] if not p.included_in_demand]
+        self.flexible = list(flexible or [])
 
     def emergency_kw(self, now: pd.Timestamp) -> dict[str, float]:
         """Emergency generators' output: their test runs only."""
@@ -117,7 +119,7 @@ class Plant:
         return out
 
     def flexible_kw(self, local: time) -> dict[str, float]:
-        """Flexible loads outside the demand series: their even profile in the window."""
+        """Each flexible load's even profile: its energy spread over its window."""
         out: dict[str, float] = {}
         for p in self.flexible:
             start, end = p.window_start, p.window_end
@@ -142,16 +144,17 @@ class Plant:
         *,
         targets: dict[str, float],
         caps: dict[str, float],
-        extra_el_kw: dict[str, float],
+        flexible_kw: dict[str, tuple[float, float]],
         emergency_kw: dict[str, float],
         store_kw: dict[str, float] | None = None,
         dump_kw: dict[str, float] | None = None,
     ) -> Flows:
         """Move the plant by ``dt_s`` seconds; return the step's flows (module notes).
 
-        ``extra_el_kw`` are the flexible loads outside the demand series (any carrier, by
-        name), ``store_kw`` the valid net-charge setpoints of steered stores and batteries
-        (positive: charge), ``dump_kw`` the valid setpoints of heat dumps (what each may reject).
+        ``flexible_kw`` gives each flexible load's even profile and what it draws (name ->
+        ``(base, drawn)``; a load in the demand series changes it by ``drawn - base``),
+        ``store_kw`` the valid net-charge setpoints of steered stores and batteries (positive:
+        charge), ``dump_kw`` the valid setpoints of heat dumps (what each may reject).
         """
         for u in self.units.values():
             u.move(targets.get(u.column, 0.0), caps.get(u.name, 1.0), dt_s)
@@ -164,8 +167,9 @@ class Plant:
         }
         extra = {"electricity": 0.0, "heat": 0.0, "cooling": 0.0}
         for p in self.flexible:
-            out[f"{p.name}.p_kw"] = extra_el_kw.get(p.name, 0.0)
-            extra[p.carrier] += out[f"{p.name}.p_kw"]
+            base, drawn = flexible_kw.get(p.name, (0.0, 0.0))
+            out[f"{p.name}.base_kw"], out[f"{p.name}.p_kw"] = base, drawn
+            extra[p.carrier] += drawn - (base if p.included_in_demand else 0.0)
         steer, dumps = store_kw or {}, dump_kw or {}
         cold_need = demand.cooling_kw + extra["cooling"]
         out["unserved.cooling_kw"] = self._settle("cooling", cold_need, dt_h, out, steer, {})

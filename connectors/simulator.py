@@ -140,6 +140,7 @@ class PlantSimulator:
         followed = {u.column for u in self.plant.units.values()}
         followed |= {f"{s}.{q}" for s in self.plant.stores for q in ("charge_kw", "discharge_kw")}
         followed |= {f"{d}.q_kw" for d in self.plant.dumps}
+        followed |= {f"{p.name}.p_kw" for p in self.plant.flexible}
         setpoints, problems = bind_setpoints(site, self.devices, followed)
         if problems:
             raise SiteError(problems)
@@ -286,7 +287,7 @@ class PlantSimulator:
             self._demand(self._interval),
             targets=self._targets(),
             caps={u.name: self.control.cap_pu(u.name) for u in self.plant.units.values()},
-            extra_el_kw=self.plant.flexible_kw(self.now.tz_convert(self.site.tz).time()),
+            flexible_kw=self._flexible_kw(),
             emergency_kw=self.plant.emergency_kw(self.now),
             store_kw=self._store_kw(),
             dump_kw={
@@ -295,7 +296,6 @@ class PlantSimulator:
                 if (v := self.control.setpoint(f"{d}.q_kw")) is not None
             },
         )
-        flows["flexible.shift_kw"] = 0.0  # no device shifts a flexible load in the simulator
         dt_h = dt_s / 3600.0
         for key, col in (
             ("grid.import_kwh", "grid.import_kw"),
@@ -310,6 +310,18 @@ class PlantSimulator:
                 self._meter_wh[name][0] += max(w, 0.0) * dt_h
                 self._meter_wh[name][1] += max(-w, 0.0) * dt_h
         return flows
+
+    def _flexible_kw(self) -> dict[str, tuple[float, float]]:
+        """Each flexible load's even profile and what it draws: its valid setpoint, else that."""
+        base = self.plant.flexible_kw(self.now.tz_convert(self.site.tz).time())
+        out: dict[str, tuple[float, float]] = {}
+        for p in self.plant.flexible:
+            v = self.control.setpoint(f"{p.name}.p_kw")
+            out[p.name] = (
+                base[p.name],
+                base[p.name] if v is None else min(max(v, 0.0), p.p_max_kw),
+            )
+        return out
 
     def _store_kw(self) -> dict[str, float]:
         """Valid net-charge setpoints of the stores, inside a SunSpec inverter's rate window."""

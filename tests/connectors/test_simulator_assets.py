@@ -70,7 +70,7 @@ GATEWAY_MAP = {
             f"{n}_set": {"table": "holding", "address": 10 + 2 * i, "type": "float32",
                          "unit": "kW", "access": "read_write", "limits": {"min": 0, "max": 5000},
                          "revert_s": 1800}
-            for i, n in enumerate(("hp", "eboiler", "dh", "dump", "chp1", "chp2"))
+            for i, n in enumerate(("hp", "eboiler", "dh", "dump", "chp1", "chp2", "ev", "dhw"))
         },
     },
 }  # fmt: skip
@@ -100,6 +100,7 @@ DEVICES = [
     dev("gw", "plant_gateway.yaml", setpoints={
         "hp.q_kw": "hp_set", "eboiler.q_kw": "eboiler_set", "dh.q_kw": "dh_set",
         "dump.q_kw": "dump_set", "chp1.p_el_kw": "chp1_set", "chp2.p_el_kw": "chp2_set",
+        "ev_charging.p_kw": "ev_set", "dhw.p_kw": "dhw_set",
     }),
     dev("bms", "bms_gateway", setpoints={
         "bat.discharge_kw": "battery_p_kw_set", "tes_heat.charge_kw": "tes_charge_kw_set",
@@ -242,6 +243,28 @@ def test_heartbeat_loss_hands_every_new_unit_back_to_local_control(plant):
     assert devs["bms"].read_points(["alarm"])[0].value & 1  # heartbeat_lost
     for r in records:
         assert_balances(sim.site, r)
+
+
+def test_flexible_loads_follow_their_setpoints_and_run_their_even_profile_without(plant):
+    sim, clock = plant
+    sim.advance_to(pd.Timestamp("2024-03-12T02:00:00+01:00"))  # the DHW window opens
+    gw = remote(sim, "gw")["gw"]
+    gw.write_point("dhw_set", 350.0)  # outside the demand series: drawn on top of it
+    records = sim.advance_to(pd.Timestamp("2024-03-12T06:30:00+01:00"))
+    for r in records:
+        assert_balances(sim.site, r)
+    dhw = [r.flows for r in records if r.ts < pd.Timestamp("2024-03-12T02:30:00+01:00")]
+    assert {f["dhw.p_kw"] for f in dhw} == {350.0}
+    assert {f["dhw.base_kw"] for f in dhw} == {200.0}  # 600 kWh over 3 h
+    gw.write_point("ev_set", 250.0)  # in the demand series at 800 kWh / 12 h: shifted
+    records = sim.advance_to(sim.now + pd.Timedelta(minutes=10))
+    for r in records:
+        assert_balances(sim.site, r)
+        assert r.flows["ev_charging.p_kw"] == 250.0
+        assert r.flows["ev_charging.base_kw"] == pytest.approx(800 / 12)
+    clock.t += 11  # heartbeat lost: the loads run their even profile again
+    f = sim.advance_to(sim.now + pd.Timedelta(minutes=5))[-1].flows
+    assert f["ev_charging.p_kw"] == f["ev_charging.base_kw"] == pytest.approx(800 / 12)
 
 
 def test_the_heat_dump_rejects_surplus_up_to_its_setpoint(reference_site, tmp_path):
