@@ -31,6 +31,7 @@ from scheduler.cycle import interval_tag as _tag
 from scheduler.dispatch import dispatch, engage, release, setpoints_for
 from scheduler.journal import STORE_ERRORS, Ref
 from scheduler.plan_choice import plan_interval as _plan
+from scheduler.plant_alarms import plant_alarms
 from scheduler.policy import Alarm, Choice, Mode, Rung, safety_gate
 from scheduler.state_estimate import estimate_state
 from scheduler.store_view import WRITE_OK, flexible_drawn, resume
@@ -114,11 +115,13 @@ def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
     if stored_ok:
         _aggregate(deps, now)
     values = site_quantities(readings, site.devices)
+    peak_before = None if rt.stored is None else rt.stored.peak_import_kw
+    stored = _stored_state(deps, now)
     estimate = estimate_state(
         site,
         values,
         at=now,
-        stored=_stored_state(deps, now),
+        stored=stored,
         previous_row=rt.last_row,
         memory=rt.memory,
         stale_limit_s=deps.limits.stale_limit_s,
@@ -126,7 +129,13 @@ def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
         tank_temps_c=deps.limits.tank_temps_c,
         flexible_kwh=flexible_drawn(deps, at),
     )
-    alarms: list[Alarm] = []
+    alarms = plant_alarms(
+        site,
+        values,
+        at=now,
+        peak_before_kw=peak_before,
+        peak_now_kw=estimate.state.peak_import_kw,
+    )
     if not stored_ok:
         msg = f"store unavailable, {journal.pending} records wait in memory: {journal.last_error}"
         alarms.append(Alarm("store.unavailable", "warning", msg))
