@@ -136,20 +136,24 @@ class PlanAlarm:
 def plan_alarms(frame: pd.DataFrame, *, dt_h: float, tol_kwh: float = 0.5) -> list[PlanAlarm]:
     """What a plan's frame says people must know: unserved demand and N-1 shortfalls.
 
-    Unserved critical demand is ``critical``, other unserved demand and an N-1 rule not secured
-    are ``warning``; each names the energy and the first interval.
+    Unserved critical demand is ``critical``, other unserved demand, a flexible load's window
+    energy not delivered (``<load>.unserved_kw``) and an N-1 rule not secured are ``warning``;
+    each names the energy and the first interval.
     """
     out = []
     for col in frame.columns:
         kind, _, rest = col.partition(".")
-        if kind not in ("unserved", "n1"):
+        if kind not in ("unserved", "n1") and rest != "unserved_kw":
             continue
         values = frame[col].to_numpy(dtype=float)
         kwh = float(values.sum()) * dt_h
         if kwh <= tol_kwh:
             continue
         first = frame.index[values > 1e-6][0].isoformat()
-        if kind == "unserved" and rest.endswith("_critical_kw"):
+        if rest == "unserved_kw":
+            msg = f"the plan cannot give {kind} {kwh:.1f} kWh of its window, from {first}"
+            out.append(PlanAlarm(f"plan.flexible_{kind}", "warning", msg))
+        elif kind == "unserved" and rest.endswith("_critical_kw"):
             carrier = rest.removesuffix("_critical_kw")
             msg = (
                 f"the plan leaves {kwh:.1f} kWh of critical {carrier} demand unserved from {first}"

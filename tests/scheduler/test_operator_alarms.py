@@ -271,6 +271,7 @@ def test_plan_alarms_name_unserved_demand_and_n1_shortfalls() -> None:
             "unserved.electricity_kw": [0.0, 0.0, 0.0, 1.0],  # 0.25 kWh: solver noise level
             "n1.heat_shortfall_kw": [100.0, 0.0, 0.0, 0.0],
             "boilers.q_kw": [1.0] * 4,
+            "ev.unserved_kw": [0.0, 0.0, 0.0, 80.0],  # 20 kWh of the EV window not delivered
         },
         index=index,
     )
@@ -279,7 +280,11 @@ def test_plan_alarms_name_unserved_demand_and_n1_shortfalls() -> None:
         ("plan.unserved_heat", "warning"),
         ("plan.unserved_critical_heat", "critical"),
         ("plan.n1_heat", "warning"),
+        ("plan.flexible_ev", "warning"),
     ]
+    assert found[3].message == (
+        "the plan cannot give ev 20.0 kWh of its window, from 2024-03-12T05:45:00+00:00"
+    )
     assert found[0].message == (
         "the plan leaves 20.0 kWh of heat demand unserved from 2024-03-12T05:15:00+00:00"
     )
