@@ -97,8 +97,9 @@ def run(
 ) -> None:
     """Run the control loop: read, plan and (in auto mode) dispatch every interval until stopped.
 
-    SIGTERM or SIGINT stop it gracefully: a running cycle finishes, then every device is handed
-    back to local control (unless in shadow mode, which never writes).
+    SIGTERM or SIGINT stop it gracefully: a running cycle finishes (one waiting for its interval
+    writes nothing), then every device is handed back to local control (unless in shadow mode,
+    which never writes).
     """
     if mode is not None and mode not in ("shadow", "review", "auto"):
         msg = f"--mode: {mode!r} is not shadow, review or auto"

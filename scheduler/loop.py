@@ -165,7 +165,9 @@ def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
         elif decision.write:
             writes, failed = _dispatch(deps, at, choice, decision.row)
             written = not failed
-            if failed:
+            if failed == STOPPING:  # the service hands every device back as it stops
+                logger.info("interval %s: %s", at.isoformat(), failed)
+            elif failed:
                 rung = Rung.RELEASE
                 alarms.append(Alarm("release.write_not_confirmed", "critical", failed))
                 writes += _release(deps, f"release at interval {_tag(at)}: {failed}")
@@ -196,6 +198,10 @@ def _run_cycle(deps: CycleDeps, now: datetime, at: datetime) -> CycleReport:
     )
 
 
+STOPPING = "the service is stopping: setpoints not written ahead of their interval"
+"""What :func:`_dispatch` reports when a shutdown woke it before the interval started."""
+
+
 def _dispatch(
     deps: CycleDeps, at: datetime, choice: Choice, row: pd.Series
 ) -> tuple[list[WriteReport], str]:
@@ -205,6 +211,8 @@ def _dispatch(
     if problems:
         return [], "setpoints not dispatched: " + "; ".join(problems[:5])
     deps.clock.sleep_until(at)
+    if deps.clock.now() < at:  # woken early: only a shutdown interrupts the clock
+        return [], STOPPING
     assert choice.plan is not None  # noqa: S101  (only plans are dispatched)
     reports: list[WriteReport] = []
     if not rt.engaged:
