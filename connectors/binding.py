@@ -137,6 +137,30 @@ def net_column(site: Site, d: DeviceBinding, point: str) -> str | None:
     return f"{asset_name}.{_OPPOSITE[quantity]}" if params.type in STORE_TYPES else None
 
 
+def setpoint_scale(site: Site, d: DeviceBinding, point: str) -> float:
+    """The factor from a store's kW column to a point that takes percent of its rated power.
+
+    A SunSpec storage inverter takes its rates in percent: ``InWRte`` of ``WChaMax`` (bound to
+    the battery's ``charge_kw``) and ``OutWRte`` of ``WDisChaMax`` (bound to ``discharge_kw``);
+    the battery's ``charge_max_kw`` and ``discharge_max_kw`` stand for those ratings. With the
+    net flow (:func:`net_column`) the two rates pin the inverter to the plan's power. 1 for every
+    other binding.
+    """
+    column = next((c for c, p in d.setpoints.items() if p == point), None)
+    if column is None:
+        return 1.0
+    asset_name, _, quantity = column.partition(".")
+    if quantity not in _OPPOSITE or _map_of(site, d).point(point).unit != "%":
+        return 1.0
+    try:
+        params = site.asset(asset_name)
+    except KeyError:
+        return 1.0
+    if params.type not in STORE_TYPES:
+        return 1.0
+    return 100.0 / float(getattr(params, f"{quantity.removesuffix('_kw')}_max_kw"))
+
+
 def asset_limits(site: Site, d: DeviceBinding, point: str) -> Limits | None:
     """Return the asset's limits for a writable point bound to a schedule column, if known.
 

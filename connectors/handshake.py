@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from connectors.device import Device, Quality
 from connectors.errors import ConnectorError, DeviceUnavailable
-from connectors.registers import DataType, Role, Value
+from connectors.registers import Role, Value
 from connectors.write_reports import WriteReport, WriteResult
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def wait_for_state(
 
 
 def _enable_value(device: Device, name: str, on: bool) -> Value:
-    return on if device.register_map.point(name).dtype is DataType.BOOL else int(on)
+    return device.register_map.point(name).enable(on)
 
 
 def enable_remote(

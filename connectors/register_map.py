@@ -155,6 +155,10 @@ class Point(_Model):
         default_factory=lambda: [1],
         description="local_state values that mean remote control; any other means local",
     )
+    enable_value: int | None = Field(
+        default=None,
+        description="For remote_enable: the value that requests remote control (default 1)",
+    )
     bits: dict[str, Annotated[int, Field(ge=0, le=31)]] | None = Field(
         default=None, description="Bitfield bit names -> bit index (0 = least significant)"
     )
@@ -170,6 +174,12 @@ class Point(_Model):
     def count(self) -> int:
         """Registers (bits for coil/discrete) the point occupies."""
         return REGISTER_COUNT[self.dtype]
+
+    def enable(self, on: bool) -> bool | int:
+        """The value of this remote_enable point that requests (``on``) or ends remote control."""
+        if self.dtype is DataType.BOOL:
+            return on
+        return (1 if self.enable_value is None else self.enable_value) if on else 0
 
     @property
     def writable(self) -> bool:
@@ -217,6 +227,16 @@ class Point(_Model):
         if self.role in (Role.HEARTBEAT, Role.REMOTE_ENABLE) and not self.writable:
             msg = f"a {self.role} point must be read_write"
             raise ValueError(msg)
+        if self.enable_value is not None:
+            if self.role is not Role.REMOTE_ENABLE or t is DataType.BOOL:
+                msg = "enable_value is for non-boolean remote_enable points"
+                raise ValueError(msg)
+            if (
+                self.limits is not None
+                and not self.limits.min <= self.enable_value <= self.limits.max
+            ):
+                msg = f"enable_value {self.enable_value} is outside the limits"
+                raise ValueError(msg)
         if self.safe_value is not None and self.limits is not None:
             lo, hi = self.limits.min, self.limits.max
             if not lo <= self.safe_value <= hi:

@@ -241,6 +241,8 @@ def bind_setpoints(
                 msg = f"{point} steers a {signed[0]}; positive values are its {signed[1]}"
                 hint = f"bind it to <{signed[0]}>.{signed[1]}"
                 problems.append(Problem(site.source, where, msg, hint))
+            elif dev.rmap.points[point].unit == "%" and quantity in STORE_COLUMNS:
+                continue  # a storage inverter's rate: acts through its window (sunspec_window)
             elif column in followed:
                 out[column] = (dev.name, point)
             elif point not in LOCKS + LIMITS:  # permissives act through RemoteControl.cap_pu

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from connectors.binding import asset_limits, net_column
+from connectors.binding import asset_limits, net_column, setpoint_scale
 from connectors.device import Device
 from connectors.errors import ConnectorError
 from connectors.registers import DataType, Limits, Role, Value
@@ -45,7 +45,9 @@ class SetpointBinding:
     """One Schedule column bound to one writable device point.
 
     ``minus`` is the column subtracted before the write: a store's net charge or discharge on a
-    signed point (:func:`connectors.binding.net_column`).
+    signed point (:func:`connectors.binding.net_column`); ``scale`` converts the kW to the
+    point's unit (percent of a battery inverter's rating, :func:`connectors.binding.
+    setpoint_scale`).
     """
 
     device: str
@@ -54,6 +56,7 @@ class SetpointBinding:
     switch: bool
     asset_limits: Limits | None
     minus: str | None = None
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def setpoint_bindings(site: Site, devices: Mapping[str, Device]) -> list[Setpoin
                     switch=p.dtype is DataType.BOOL,
                     asset_limits=asset_limits(site, b, point),
                     minus=net_column(site, b, point),
+                    scale=setpoint_scale(site, b, point),
                 )
             )
     return out
@@ -105,6 +109,7 @@ def setpoints_for(
             problems.append(f"{b.device}.{b.point}: the plan has no column {missing[0]}")
             continue
         raw = float(row[b.column]) - (0.0 if b.minus is None else float(row[b.minus]))
+        raw *= b.scale
         if not math.isfinite(raw):
             problems.append(f"{b.device}.{b.point}: {' - '.join(columns)} is {raw} in the plan")
             continue
@@ -192,5 +197,4 @@ def _enable_point(writer: SafeWriter) -> str:
 
 
 def _enable_value(writer: SafeWriter, *, on: bool) -> Value:
-    point = writer.device.register_map.point(_enable_point(writer))
-    return on if point.dtype is DataType.BOOL else int(on)
+    return writer.device.register_map.point(_enable_point(writer)).enable(on)

@@ -330,6 +330,18 @@ def test_unknown_key_is_rejected_naming_the_point():
             "not above max",
         ),
         ({"table": "holding", "address": 0, "scale_factor": "nope"}, "scale_factor"),
+        ({"table": "holding", "address": 0, "enable_value": 3}, "enable_value is for"),
+        (
+            {
+                "table": "holding",
+                "address": 0,
+                "access": "read_write",
+                "limits": {"min": 0, "max": 1},
+                "role": "remote_enable",
+                "enable_value": 3,
+            },
+            "enable_value 3 is outside",
+        ),
     ],
 )
 def test_point_rules(point, fragment):

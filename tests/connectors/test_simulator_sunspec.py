@@ -18,6 +18,7 @@ from connectors.overrides import apply_device_overrides, simulator_overrides, un
 from connectors.simulator import PlantSimulator
 from connectors.writer import Heartbeat, MemorySink, SafeWriter, enable_remote
 from energiemodell.site import Site
+from scheduler.dispatch import dispatch, engage, release, setpoint_bindings, setpoints_for
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +75,40 @@ def test_a_sunspec_battery_follows_its_storage_controls_over_modbus(
         sim.advance_to(START + pd.Timedelta(minutes=15))
         assert value(inv, "w") == 0
         assert sim.quantities()["bat.charge_kw"] == 0
+
+
+def test_the_loop_drives_a_sunspec_battery_to_the_plans_power(reference_site: Site, tmp_path: Path):
+    # the rates bound to the battery's columns: the loop writes its net flow in percent of the
+    # ratings (charge 400 kW, discharge 500 kW), both directions at once, which pins the power
+    rates = {"bat.charge_kw": "in_w_rte", "bat.discharge_kw": "out_w_rte"}
+    inverter = dev("inv", "sunspec_124_battery", "bat", setpoints=rates)
+    site = every_type_site(reference_site, tmp_path, [inverter])
+    with serving(site) as (sim, devices, _):
+        sink = MemorySink()
+        writers = {n: SafeWriter(d, sink) for n, d in devices.items()}
+        bindings = setpoint_bindings(site, devices)
+        (engaged,) = engage(writers, {}, reason="test", timeout_s=1.0)
+        assert (engaged.point, engaged.written, engaged.ok) == ("stor_ctl_mod", 3, True)
+        for charge, discharge, rates_pct in (
+            (0.0, 300.0, (-75.0, 60.0)),
+            (200.0, 0.0, (50.0, -40.0)),
+        ):
+            row = pd.Series({"bat.charge_kw": charge, "bat.discharge_kw": discharge})
+            setpoints, problems = setpoints_for(row, bindings)
+            assert problems == []
+            reports = dispatch(setpoints, writers, reason="plan")
+            assert [(r.point, r.read_back) for r in reports] == list(
+                zip(("in_w_rte", "out_w_rte"), rates_pct, strict=True)
+            )
+            assert all(r.ok for r in reports)
+            records = sim.advance_to(sim.now + pd.Timedelta(minutes=5))
+            assert all(r.flows["bat.charge_kw"] == pytest.approx(charge) for r in records)
+            assert all(r.flows["bat.discharge_kw"] == pytest.approx(discharge) for r in records)
+        # handed back: StorCtl_Mod 0, the rates no longer limit, the inverter idles
+        (released,) = release(writers, reason="stop")
+        assert (released.point, released.written, released.ok) == ("stor_ctl_mod", 0, True)
+        last = sim.advance_to(sim.now + pd.Timedelta(minutes=5))[-1].flows
+        assert last["bat.charge_kw"] == last["bat.discharge_kw"] == 0
 
 
 def test_flow_temperature_setpoints_are_held_and_reported(reference_site: Site):
