@@ -19,7 +19,7 @@ class InterruptedClock(SimulatedClock):
     """A clock whose wait for the interval start returns at once, as a shutdown makes it."""
 
     def sleep_until(self, when: datetime) -> None:
-        pass
+        """Return at once, the clock unmoved: the interval has not started."""
 
 
 def test_a_cycle_woken_by_a_shutdown_writes_nothing_and_raises_nothing(tiny_site, db):
