@@ -8,7 +8,7 @@ the maps. The lead's ``energiemodell validate`` calls :func:`check_site_devices`
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connectors.map_files import load_map
 from connectors.modbus import ModbusDevice, device_from_binding
@@ -114,6 +114,21 @@ STORE_TYPES = ("thermal_storage", "battery")
 _OPPOSITE = {"charge_kw": "discharge_kw", "discharge_kw": "charge_kw"}
 
 
+def _store_column(site: Site, d: DeviceBinding, point: str) -> tuple[str, str, Any] | None:
+    """(store, ``charge_kw`` or ``discharge_kw``, its parameters) if ``point`` is bound to one."""
+    column = next((c for c, p in d.setpoints.items() if p == point), None)
+    if column is None:
+        return None
+    asset_name, _, quantity = column.partition(".")
+    if quantity not in _OPPOSITE:
+        return None
+    try:
+        params = site.asset(asset_name)
+    except KeyError:
+        return None
+    return (asset_name, quantity, params) if params.type in STORE_TYPES else None
+
+
 def net_column(site: Site, d: DeviceBinding, point: str) -> str | None:
     """The column subtracted from a store's column before it is written to a signed point.
 
@@ -123,18 +138,11 @@ def net_column(site: Site, d: DeviceBinding, point: str) -> str | None:
     negative, so written as they are, such a point would hold the store whenever the plan
     discharges it. ``None`` for every other binding.
     """
-    column = next((c for c, p in d.setpoints.items() if p == point), None)
-    if column is None:
-        return None
-    asset_name, _, quantity = column.partition(".")
+    store = _store_column(site, d, point)
     limits = _map_of(site, d).point(point).limits
-    if quantity not in _OPPOSITE or limits is None or limits.min >= 0:
+    if store is None or limits is None or limits.min >= 0:
         return None
-    try:
-        params = site.asset(asset_name)
-    except KeyError:
-        return None
-    return f"{asset_name}.{_OPPOSITE[quantity]}" if params.type in STORE_TYPES else None
+    return f"{store[0]}.{_OPPOSITE[store[1]]}"
 
 
 def setpoint_scale(site: Site, d: DeviceBinding, point: str) -> float:
@@ -146,18 +154,10 @@ def setpoint_scale(site: Site, d: DeviceBinding, point: str) -> float:
     net flow (:func:`net_column`) the two rates pin the inverter to the plan's power. 1 for every
     other binding.
     """
-    column = next((c for c, p in d.setpoints.items() if p == point), None)
-    if column is None:
+    store = _store_column(site, d, point)
+    if store is None or _map_of(site, d).point(point).unit != "%":
         return 1.0
-    asset_name, _, quantity = column.partition(".")
-    if quantity not in _OPPOSITE or _map_of(site, d).point(point).unit != "%":
-        return 1.0
-    try:
-        params = site.asset(asset_name)
-    except KeyError:
-        return 1.0
-    if params.type not in STORE_TYPES:
-        return 1.0
+    _, quantity, params = store
     return 100.0 / float(getattr(params, f"{quantity.removesuffix('_kw')}_max_kw"))
 
 
