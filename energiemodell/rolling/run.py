@@ -21,7 +21,11 @@ from energiemodell.rolling.strategies import (
     decide,
     make_forecaster,
 )
-from energiemodell.rolling.valuation import default_storage_values, value_storage
+from energiemodell.rolling.valuation import (
+    default_storage_values,
+    valuation_price,
+    value_storage,
+)
 from energiemodell.rolling.windows import (
     STRATEGIES,
     RollingOptions,
@@ -105,8 +109,8 @@ def run_rolling(
     in_run = actual.loc[start : end - step]
     values: dict[str, float] = {}
     if options.value_storage:
-        mean_price = float(in_run.get("price.day_ahead_eur_per_mwh", pd.Series([0.0])).mean())
-        defaults = default_storage_values(site, mean_price)
+        price = valuation_price(site, actual, start, end, known_only=strategy == "mpc")
+        defaults = default_storage_values(site, price)
         site, values = value_storage(site, defaults, options.storage_value_eur_per_mwh)
     counts = horizon_data(site, in_run, start_state).peak_counts
     planners = Planners(site, options.eval_gap_pu)

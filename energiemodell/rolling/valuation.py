@@ -4,21 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pandas as pd
+
 from energiemodell.assets.battery import Battery
 from energiemodell.assets.boiler import Boiler
 from energiemodell.assets.compression_chiller import CompressionChiller
 from energiemodell.assets.thermal_storage import ThermalStorage
 from energiemodell.errors import SiteError
+from energiemodell.forecast_prices import DAY_AHEAD_COLUMN
+from energiemodell.rolling.strategies import history_known_at
 from energiemodell.site import Site, site_from_dict
+
+
+def valuation_price(
+    site: Site, actual: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *, known_only: bool
+) -> float:
+    """The mean day-ahead price (EUR/MWh) that prices stored electricity and cold.
+
+    Perfect foresight and the heat-led baseline take the run's own prices (``start`` to
+    ``end``); mpc (``known_only``) only what it knew at ``start``: the history before it and
+    the prices published by then (:func:`~energiemodell.rolling.strategies.history_known_at`),
+    so no price from the future reaches its decisions through the store values either.
+    """
+    if DAY_AHEAD_COLUMN not in actual.columns:
+        return 0.0
+    step = pd.Timedelta(minutes=site.step_min)
+    if known_only:
+        prices = history_known_at(site, actual, start)[DAY_AHEAD_COLUMN].dropna()
+    else:
+        prices = actual.loc[start : end - step, DAY_AHEAD_COLUMN]
+    return float(prices.mean()) if len(prices) else 0.0
 
 
 def default_storage_values(site: Site, mean_day_ahead_eur_per_mwh: float) -> dict[str, float]:
     """What a kWh in each store is worth by default (EUR/MWh).
 
     Heat: fuel cost of the best boiler (gas commodity, fees, tax, CO2 price) divided by its
-    efficiency. Electricity (batteries): the import price at the mean day-ahead price of the run
-    (or the fixed price) plus grid charge and levies. Cold: that electricity price divided by
-    the best compression chiller's nominal EER. Tariffs of the first tariff period.
+    efficiency. Electricity (batteries): the import price at ``mean_day_ahead_eur_per_mwh``
+    (:func:`valuation_price`; or the fixed price) plus grid charge and levies. Cold: that
+    electricity price divided by the best compression chiller's nominal EER. Tariffs of the
+    first tariff period.
     """
     tp = min(site.tariffs, key=lambda t: t.valid_from)
     g, e = tp.gas, tp.electricity

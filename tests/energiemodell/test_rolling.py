@@ -33,6 +33,7 @@ from energiemodell.rolling import (
     default_storage_values,
     history_known_at,
     run_rolling,
+    valuation_price,
     value_storage,
 )
 from energiemodell.site import Site, load_site
@@ -161,6 +162,22 @@ def test_history_is_what_was_known_at_the_time(
     assert prices.index[-1] == prices_until - STEP
     assert prices.notna().all()
     pd.testing.assert_series_equal(prices, data.loc[prices.index, DAY_AHEAD_COLUMN])
+
+
+def test_mpc_values_its_stores_at_the_prices_it_knew(reference_site: Site) -> None:
+    data = load_forecast(reference_site, pd.Timestamp("2024-01-20T00:00Z"), 96 * 60)
+    start, end = pd.Timestamp("2024-03-12T10:00Z"), pd.Timestamp("2024-03-15T00:00Z")
+    later = data.copy()  # prices not yet published at start (from 13 March, local) change
+    later.loc[pd.Timestamp("2024-03-12T23:00Z") :, DAY_AHEAD_COLUMN] += 500.0
+    known = history_known_at(reference_site, data, start)[DAY_AHEAD_COLUMN].mean()
+    for frame in (data, later):
+        mpc = valuation_price(reference_site, frame, start, end, known_only=True)
+        assert mpc == pytest.approx(known)
+    run_prices = data.loc[start : end - STEP, DAY_AHEAD_COLUMN].mean()
+    assert valuation_price(reference_site, data, start, end, known_only=False) == pytest.approx(
+        run_prices
+    )
+    assert valuation_price(reference_site, later, start, end, known_only=False) > run_prices + 100
 
 
 def test_history_reaches_back_as_far_as_the_live_loop() -> None:
